@@ -1,0 +1,57 @@
+// Builds dist/rdrescue.cjs (esbuild bundle, runs on Node >= 20) and, unless
+// --bundle-only, dist/rdrescue: a Node single executable application made from
+// the Node 24 binary that `npm ci` installed (devDependency node24), so nothing
+// is downloaded at build time.
+import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, chmodSync, mkdirSync, writeFileSync, rmSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+
+const root = join(dirname(new URL(import.meta.url).pathname), '..');
+const dist = join(root, 'dist');
+mkdirSync(dist, { recursive: true });
+
+await build({
+  entryPoints: [join(root, 'src/cli.ts')],
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  outfile: join(dist, 'rdrescue.cjs'),
+  banner: { js: '#!/usr/bin/env node' },
+  legalComments: 'none',
+  minifySyntax: true,
+  logLevel: 'warning',
+});
+chmodSync(join(dist, 'rdrescue.cjs'), 0o755);
+
+if (!process.argv.includes('--bundle-only')) {
+  const require = createRequire(import.meta.url);
+  const node24 = join(dirname(require.resolve('node24/package.json')), 'bin', 'node');
+  const blob = join(dist, 'sea-prep.blob');
+  const cfg = join(dist, 'sea-config.json');
+  writeFileSync(
+    cfg,
+    JSON.stringify({
+      main: join(dist, 'rdrescue.cjs'),
+      output: blob,
+      disableExperimentalSEAWarning: true,
+      useCodeCache: true,
+    }),
+  );
+  execFileSync(node24, ['--experimental-sea-config', cfg], { stdio: 'inherit' });
+  const exe = join(dist, 'rdrescue');
+  rmSync(exe, { force: true });
+  copyFileSync(node24, exe);
+  chmodSync(exe, 0o755);
+  // Node's binary carries symbols the executable never needs; stripping keeps the blob's note intact.
+  execFileSync('strip', ['--strip-all', exe]);
+  const postject = join(dirname(require.resolve('postject/package.json')), 'dist', 'cli.js');
+  execFileSync(process.execPath, [postject, exe, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  rmSync(blob);
+  rmSync(cfg);
+  console.log(`dist/rdrescue: ${(statSync(exe).size / 1048576).toFixed(1)} MiB`);
+}

@@ -1,0 +1,58 @@
+import { Command, CommanderError } from 'commander';
+import { RdError, EXIT } from './errors.js';
+import { registerAll } from './commands/index.js';
+import { VERSION } from './version.js';
+
+/**
+ * The CLI is a thin layer: each file in commands/ parses options and calls the
+ * library. Here we only turn failures into one line and an exit code.
+ */
+export async function main(argv: string[]): Promise<number> {
+  const program = new Command('rdrescue')
+    .description('Boot-recovery toolkit: read, write and inspect initramfs images; rescue a locked-out Linux root')
+    .version(VERSION)
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  registerAll(program);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    return reportError(err);
+  }
+}
+
+export function reportError(err: unknown): number {
+  if (err instanceof CommanderError) {
+    // commander already printed help, version or the usage error
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+    return EXIT.usage;
+  }
+  if (process.env.RDRESCUE_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+  if (err instanceof RdError) {
+    process.stderr.write(`rdrescue: ${err.message}\n`);
+    return err.exitCode;
+  }
+  const e = err as NodeJS.ErrnoException;
+  if (e && typeof e === 'object' && typeof e.code === 'string' && typeof e.message === 'string') {
+    // A system error that escaped the library: still one line, naming the path.
+    process.stderr.write(`rdrescue: ${e.message}\n`);
+    return EXIT.failure;
+  }
+  process.stderr.write(`rdrescue: internal error: ${err instanceof Error ? err.message : String(err)}\n`);
+  return EXIT.failure;
+}
+
+// EPIPE on stdout (`rdrescue ls | head`) is a normal way to stop.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+});
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err) => {
+    process.exitCode = reportError(err);
+  },
+);

@@ -1,0 +1,38 @@
+/** The compressions the kernel's initramfs unpacker accepts (init/initramfs.c, lib/decompress.c). */
+export type Compression = 'gzip' | 'zstd' | 'xz' | 'lzma' | 'lz4' | 'bzip2' | 'lzo';
+
+export const COMPRESSIONS: readonly Compression[] = ['gzip', 'zstd', 'xz', 'lzma', 'lz4', 'bzip2', 'lzo'];
+
+/**
+ * Compressed bytes of the image from the start of one member onwards.
+ * A decoder reads what it needs and hands back (unread) whatever follows the
+ * end of its member, so the caller can go on with the next segment exactly
+ * where the kernel would.
+ */
+export interface MemberInput {
+  /** The next chunk of input, or null at the end of the file. */
+  read(): Promise<Buffer | null>;
+  /** Give back bytes that were read but are not part of this member. */
+  unread(rest: Buffer): void;
+}
+
+export interface DecodeOptions {
+  /** Stop with an error once the member has produced more than this many bytes (decompression bomb guard). */
+  maxOutput?: number;
+  /** Use a native decompressor (node:zlib or a program on PATH) where that is faster; false forces the built-in decoder. */
+  native?: boolean;
+}
+
+/**
+ * Decodes exactly one compressed member, yielding its output in chunks.
+ * Throws FormatError (with the offset relative to the member start) on corrupt
+ * or truncated data.
+ */
+export type Decoder = (input: MemberInput, opts: DecodeOptions) => AsyncGenerator<Buffer, void, undefined>;
+
+export interface EncodeOptions {
+  level?: number;
+}
+
+/** Compresses a stream of bytes into one member the kernel can unpack. */
+export type Encoder = (source: AsyncIterable<Buffer>, opts: EncodeOptions) => AsyncGenerator<Buffer, void, undefined>;

@@ -1,0 +1,140 @@
+import { FormatError } from '../errors.js';
+import { typeOfMode, type Entry } from './entry.js';
+
+/** newc/crc header: 6-byte magic and 13 fields of 8 hex digits. */
+export const HEADER_SIZE = 110;
+export const TRAILER = 'TRAILER!!!';
+export type CpioFormat = 'newc' | 'crc';
+
+const FIELDS = 13;
+const HEX = new Int8Array(256).fill(-1);
+for (let i = 0; i < 10; i++) HEX[0x30 + i] = i;
+for (let i = 0; i < 6; i++) {
+  HEX[0x41 + i] = 10 + i;
+  HEX[0x61 + i] = 10 + i;
+}
+
+export const pad4 = (n: number): number => (4 - (n & 3)) & 3;
+
+export interface RawHeader {
+  format: CpioFormat;
+  ino: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  nlink: number;
+  mtime: number;
+  filesize: number;
+  devMajor: number;
+  devMinor: number;
+  rdevMajor: number;
+  rdevMinor: number;
+  namesize: number;
+  check: number;
+}
+
+/**
+ * Parses the 110-byte header at `buf[pos]`. `offset` is its position in the
+ * (decompressed) segment, used only for error messages.
+ */
+export function parseHeader(buf: Uint8Array, pos: number, offset: number): RawHeader {
+  if (buf[pos] !== 0x30 || buf[pos + 1] !== 0x37 || buf[pos + 2] !== 0x30 || buf[pos + 3] !== 0x37 || buf[pos + 4] !== 0x30) {
+    throw new FormatError(`bad cpio magic ${JSON.stringify(Buffer.from(buf.subarray(pos, pos + 6)).toString('latin1'))}`, { offset });
+  }
+  const m = buf[pos + 5];
+  const format: CpioFormat | undefined = m === 0x31 ? 'newc' : m === 0x32 ? 'crc' : undefined;
+  if (!format) {
+    const what = m === 0x37 ? 'odc (070707) cpio, which the kernel cannot unpack' : 'unknown cpio magic';
+    throw new FormatError(what, { offset });
+  }
+  const v = new Array<number>(FIELDS);
+  let p = pos + 6;
+  for (let f = 0; f < FIELDS; f++) {
+    let n = 0;
+    for (let i = 0; i < 8; i++) {
+      const d = HEX[buf[p++]];
+      if (d < 0) throw new FormatError(`bad hex digit in cpio header field ${f + 1}`, { offset: offset + (p - 1 - pos) });
+      n = n * 16 + d;
+    }
+    v[f] = n;
+  }
+  const h: RawHeader = {
+    format,
+    ino: v[0],
+    mode: v[1],
+    uid: v[2],
+    gid: v[3],
+    nlink: v[4],
+    mtime: v[5],
+    filesize: v[6],
+    devMajor: v[7],
+    devMinor: v[8],
+    rdevMajor: v[9],
+    rdevMinor: v[10],
+    namesize: v[11],
+    check: v[12],
+  };
+  if (h.namesize === 0) throw new FormatError('cpio header with empty name', { offset });
+  // PATH_MAX, as the kernel enforces in do_header()
+  if (h.namesize > 4096) throw new FormatError(`cpio name of ${h.namesize} bytes exceeds PATH_MAX`, { offset });
+  return h;
+}
+
+/** Builds the Entry for a header and its name; symlink targets are filled in by the reader. */
+export function toEntry(h: RawHeader, name: string, offset: number): Entry {
+  const type = typeOfMode(h.mode);
+  if (!type) throw new FormatError(`unknown file type in mode ${h.mode.toString(8)}`, { offset, entry: name });
+  return {
+    name,
+    type,
+    mode: h.mode,
+    uid: h.uid,
+    gid: h.gid,
+    nlink: h.nlink,
+    mtime: h.mtime,
+    size: h.filesize,
+    ino: h.ino,
+    devMajor: h.devMajor,
+    devMinor: h.devMinor,
+    rdevMajor: h.rdevMajor,
+    rdevMinor: h.rdevMinor,
+    check: h.check,
+  };
+}
+
+function hex8(n: number, field: string): string {
+  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new RangeError(`cpio field ${field} out of range: ${n}`);
+  return n.toString(16).padStart(8, '0');
+}
+
+/** Formats the header plus NUL-terminated name plus padding, ready to precede the data. */
+export function formatHeader(e: Omit<Entry, 'type' | 'target'>, format: CpioFormat = 'newc'): Buffer {
+  const nameBytes = Buffer.from(e.name, 'utf8');
+  const namesize = nameBytes.length + 1;
+  const head =
+    (format === 'crc' ? '070702' : '070701') +
+    hex8(e.ino, 'ino') +
+    hex8(e.mode, 'mode') +
+    hex8(e.uid, 'uid') +
+    hex8(e.gid, 'gid') +
+    hex8(e.nlink, 'nlink') +
+    hex8(e.mtime, 'mtime') +
+    hex8(e.size, 'filesize') +
+    hex8(e.devMajor, 'devmajor') +
+    hex8(e.devMinor, 'devminor') +
+    hex8(e.rdevMajor, 'rdevmajor') +
+    hex8(e.rdevMinor, 'rdevminor') +
+    hex8(namesize, 'namesize') +
+    hex8(format === 'crc' ? e.check : 0, 'check');
+  const total = HEADER_SIZE + namesize;
+  const out = Buffer.alloc(total + pad4(total));
+  out.write(head, 0, 'latin1');
+  nameBytes.copy(out, HEADER_SIZE);
+  return out;
+}
+
+/** The crc format's checksum: the 32-bit sum of all data bytes. */
+export function dataSum(chunk: Uint8Array, sum: number): number {
+  for (let i = 0; i < chunk.length; i++) sum = (sum + chunk[i]) >>> 0;
+  return sum;
+}

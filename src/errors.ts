@@ -1,0 +1,54 @@
+/**
+ * Every failure the user should see is an RdError: one line naming the file,
+ * the segment and byte offset where known, and the cause. The CLI prints
+ * `rdrescue: <message>` and exits with `exitCode`; anything else is a bug and
+ * still gets one line (never a stack trace unless RDRESCUE_DEBUG is set).
+ */
+export interface ErrorWhere {
+  file?: string;
+  segment?: number;
+  offset?: number;
+  entry?: string;
+}
+
+/** Exit codes: 1 runtime failure, 2 usage, 3 bad or corrupt input, 4 refused for safety, 5 lock busy. */
+export const EXIT = { failure: 1, usage: 2, badInput: 3, refused: 4, busy: 5 } as const;
+
+export class RdError extends Error {
+  readonly where: ErrorWhere;
+  readonly exitCode: number;
+  constructor(cause: string, where: ErrorWhere = {}, exitCode: number = EXIT.failure) {
+    super(formatWhere(where) + cause);
+    this.name = 'RdError';
+    this.where = where;
+    this.exitCode = exitCode;
+  }
+}
+
+/** Corrupt, truncated or otherwise unreadable input. */
+export class FormatError extends RdError {
+  constructor(cause: string, where: ErrorWhere = {}) {
+    super(cause, where, EXIT.badInput);
+    this.name = 'FormatError';
+  }
+}
+
+function formatWhere(w: ErrorWhere): string {
+  const parts: string[] = [];
+  if (w.file !== undefined) parts.push(w.file);
+  if (w.segment !== undefined) parts.push(`segment ${w.segment}`);
+  if (w.offset !== undefined) parts.push(`offset ${w.offset}`);
+  if (w.entry !== undefined) parts.push(`entry ${JSON.stringify(w.entry)}`);
+  return parts.length ? parts.join(': ') + ': ' : '';
+}
+
+/** Add location facts to an error raised deeper down without losing its class. */
+export function locate(err: unknown, where: ErrorWhere): never {
+  if (err instanceof RdError) {
+    const merged = { ...where, ...err.where };
+    const cause = err.message.slice(formatWhere(err.where).length);
+    const e = new (err.constructor as typeof RdError)(cause, merged, err.exitCode);
+    throw e;
+  }
+  throw err;
+}
