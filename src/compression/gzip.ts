@@ -1,0 +1,72 @@
+import zlib from 'node:zlib';
+import { FormatError } from '../errors.js';
+import { crc32 } from './checksum.js';
+import { OutputSink } from './sink.js';
+import { ByteSource } from './source.js';
+import type { Decoder, Encoder } from './types.js';
+import { pipeThrough } from './pipe.js';
+import { pumpUntilEnd, ZlibDriver } from './zlib-stream.js';
+
+const FHCRC = 0x02;
+const FEXTRA = 0x04;
+const FNAME = 0x08;
+const FCOMMENT = 0x10;
+
+/** Deflate input per write: at most about 1032x expansion, so one write stays under ~34 MB of output. */
+const SLICE = 32 * 1024;
+
+/**
+ * One gzip member: the header is parsed here (the kernel's gunzip only knows
+ * FNAME; FEXTRA/FCOMMENT/FHCRC are accepted too), node:zlib inflates the raw
+ * deflate data, then the trailer's CRC-32 and ISIZE are checked (the kernel
+ * skips them; a mismatch still means the image is damaged).
+ */
+export const decodeGzip: Decoder = async function* (input, opts) {
+  const src = new ByteSource(input, 'gzip');
+  const sink = new OutputSink('gzip', opts.maxOutput);
+  await src.need(10);
+  const h = src.take(10);
+  if (h[0] !== 0x1f || (h[1] !== 0x8b && h[1] !== 0x9e)) throw new FormatError('not a gzip member (bad magic)', { offset: 0 });
+  if (h[1] === 0x9e) throw new FormatError('old-style gzip (1f 9e) is not supported: the kernel rejects it too ("Not a gzip file")', { offset: 0 });
+  if (h[2] !== 8) throw new FormatError(`unknown gzip compression method ${h[2]}`, { offset: 2 });
+  const flags = h[3]!;
+  if (flags & 0xe0) throw new FormatError('reserved gzip header flags are set', { offset: 3 });
+  if (flags & FEXTRA) {
+    await src.need(2);
+    const xlen = src.take(2).readUInt16LE(0);
+    await src.need(xlen);
+    src.skip(xlen);
+  }
+  for (const flag of [FNAME, FCOMMENT]) {
+    if (!(flags & flag)) continue;
+    for (;;) {
+      await src.need(1);
+      if (src.take(1)[0] === 0) break;
+    }
+  }
+  if (flags & FHCRC) {
+    await src.need(2);
+    src.skip(2);
+  }
+  const dataStart = src.offset;
+  let crc = 0;
+  const driver = new ZlibDriver(zlib.createInflateRaw({ chunkSize: 256 * 1024 }), sink, (d) => {
+    crc = crc32(d, crc);
+  });
+  const corrupt = (e: unknown) =>
+    new FormatError(`corrupt gzip data: ${(e as Error).message}`, { offset: dataStart + driver.consumed });
+  yield* pumpUntilEnd(src, driver, sink, SLICE, corrupt);
+  const rest = sink.take();
+  if (rest.length) yield rest;
+  await src.need(8);
+  const trailerAt = src.offset;
+  const t = src.take(8);
+  if (t.readUInt32LE(0) !== crc) throw new FormatError('gzip CRC-32 mismatch (corrupt data)', { offset: trailerAt });
+  if (t.readUInt32LE(4) !== sink.total % 2 ** 32) throw new FormatError('gzip ISIZE mismatch (corrupt data)', { offset: trailerAt + 4 });
+  src.finish();
+};
+
+export const encodeGzip: Encoder = async function* (source, opts) {
+  const gz = zlib.createGzip({ level: opts.level ?? 6, chunkSize: 256 * 1024 });
+  yield* pipeThrough(gz, source);
+};

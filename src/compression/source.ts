@@ -1,0 +1,104 @@
+import { FormatError } from '../errors.js';
+import type { MemberInput } from './types.js';
+
+/**
+ * Buffered reading of one member's compressed bytes with offsets relative to
+ * the member start. Decoders take what they need and `finish()` hands every
+ * byte past the member end back to the caller.
+ */
+export class ByteSource {
+  private buf: Buffer = Buffer.alloc(0);
+  private pos = 0;
+  /** Member offset of buf[0]. */
+  private base = 0;
+  private eof = false;
+
+  constructor(
+    private readonly input: MemberInput,
+    /** Format name used in "truncated <fmt> data" errors. */
+    readonly format: string,
+  ) {}
+
+  /** Offset (from the member start) of the next unconsumed byte. */
+  get offset(): number {
+    return this.base + this.pos;
+  }
+
+  get available(): number {
+    return this.buf.length - this.pos;
+  }
+
+  get atEof(): boolean {
+    return this.eof && this.pos >= this.buf.length;
+  }
+
+  /** Make at least n bytes available; false if the input ends first. */
+  async fill(n: number): Promise<boolean> {
+    if (this.available >= n) return true;
+    if (this.eof) return false;
+    const parts: Buffer[] = [this.buf.subarray(this.pos)];
+    let have = this.available;
+    while (have < n) {
+      const chunk = await this.input.read();
+      if (chunk === null) {
+        this.eof = true;
+        break;
+      }
+      if (chunk.length === 0) continue;
+      parts.push(chunk);
+      have += chunk.length;
+    }
+    this.base += this.pos;
+    this.buf = parts.length === 1 ? parts[0]! : Buffer.concat(parts, have);
+    this.pos = 0;
+    return have >= n;
+  }
+
+  /** Read more input if there is any: false at the end of the input. */
+  async more(): Promise<boolean> {
+    return this.fill(this.available + 1);
+  }
+
+  /** Like fill, but a short input is a truncated member. */
+  async need(n: number): Promise<void> {
+    if (!(await this.fill(n))) throw this.truncated();
+  }
+
+  truncated(): FormatError {
+    return new FormatError(`truncated ${this.format} data`, { offset: this.base + this.buf.length });
+  }
+
+  /** The next n available bytes, consumed (a view: copy before the next fill if it must live on). */
+  take(n: number): Buffer {
+    const out = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return out;
+  }
+
+  peek(n: number): Buffer {
+    return this.buf.subarray(this.pos, this.pos + n);
+  }
+
+  skip(n: number): void {
+    this.pos += n;
+  }
+
+  /** Give back the last n bytes taken (they must come from the current buffer). */
+  rewind(n: number): void {
+    if (n > this.pos) throw new Error('ByteSource.rewind past the buffer start');
+    this.pos -= n;
+  }
+
+  /** The buffered bytes and the position in them, for decoders that scan the buffer directly. */
+  view(): { buf: Buffer; pos: number } {
+    return { buf: this.buf, pos: this.pos };
+  }
+
+  /** Hand back everything after the member end. */
+  finish(): void {
+    if (this.pos < this.buf.length) this.input.unread(this.buf.subarray(this.pos));
+    this.base += this.pos;
+    this.buf = Buffer.alloc(0);
+    this.pos = 0;
+  }
+}
