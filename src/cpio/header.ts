@@ -135,6 +135,6 @@ export function formatHeader(e: Omit<Entry, 'type' | 'target'>, format: CpioForm
 
 /** The crc format's checksum: the 32-bit sum of all data bytes. */
 export function dataSum(chunk: Uint8Array, sum: number): number {
-  for (let i = 0; i < chunk.length; i++) sum = (sum + chunk[i]) >>> 0;
-  return sum;
+  for (let i = 0; i < chunk.length; i++) sum = (sum + chunk[i]) | 0;
+  return sum >>> 0;
 }

@@ -1,4 +1,4 @@
-import { formatHeader, pad4, TRAILER, type CpioFormat } from './header.js';
+import { dataSum, formatHeader, pad4, TRAILER, type CpioFormat } from './header.js';
 import { modeBitsOfType, type EntryType } from './entry.js';
 
 /** What the writer needs for one member. Data comes last so large files stream. */
@@ -41,7 +41,7 @@ export async function* writeArchive(
       chunks = [];
       for await (const c of e.data()) {
         chunks.push(c);
-        for (let i = 0; i < c.length; i++) check = (check + c[i]) >>> 0;
+        check = dataSum(c, check);
       }
     }
     yield formatHeader(

@@ -1,0 +1,28 @@
+import type { Command } from 'commander';
+import { extractImage } from '../image/extract.js';
+import { intOption, printJson } from './common.js';
+
+export function register(program: Command): void {
+  program
+    .command('extract')
+    .description(
+      'extract an image like `cpio -idm`: one segment straight into DIR; several in the unmkinitramfs layout (DIR/early, early2…, main, main2…), or all into DIR with --merged',
+    )
+    .argument('<image>', 'initramfs image')
+    .argument('<dir>', 'destination directory (created if missing)')
+    .argument('[patterns...]', 'only entries matching these shell globs')
+    .option('--merged', 'extract every segment into DIR in order: the tree the kernel would see')
+    .option('--json', 'print what was extracted as JSON')
+    .option('--no-native', 'use only the built-in decoders')
+    .option('--max-output <bytes>', 'stop after this many decompressed bytes (bomb guard)')
+    .action(async (image: string, dir: string, patterns: string[], o: { merged?: boolean; json?: boolean; native: boolean; maxOutput?: string }) => {
+      const r = await extractImage(image, dir, {
+        merged: o.merged,
+        patterns,
+        native: o.native,
+        maxOutput: o.maxOutput ? intOption('--max-output', o.maxOutput) : undefined,
+        onWarning: (m) => process.stderr.write(`rdrescue: warning: ${m}\n`),
+      });
+      if (o.json) printJson(r);
+    });
+}

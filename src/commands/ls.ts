@@ -1,0 +1,43 @@
+import type { Command } from 'commander';
+import { listImage, longLine, toListed } from '../image/list.js';
+import { intOption, printJson } from './common.js';
+import { resolveImage } from './image-arg.js';
+
+export function register(program: Command): void {
+  program
+    .command('ls')
+    .description('list every entry of every segment, names exactly as stored (what `cpio -t` prints for each segment in turn)')
+    .argument('[image]', 'initramfs image (default: the running kernel\'s)')
+    .argument('[patterns...]', 'shell globs on the entry name')
+    .option('-l, --long', 'one `cpio -tv`-like line per entry (numeric owners, UTC times)')
+    .option('--json', 'print a JSON array of entries')
+    .option('--no-native', 'use only the built-in decoders')
+    .option('--max-output <bytes>', 'stop after this many decompressed bytes (bomb guard)')
+    .action(async (image: string | undefined, patterns: string[], o: { long?: boolean; json?: boolean; native: boolean; maxOutput?: string }) => {
+      const file = resolveImage(image);
+      const opts = { patterns, native: o.native, maxOutput: o.maxOutput ? intOption('--max-output', o.maxOutput) : undefined };
+      if (o.json) {
+        const all = [];
+        for await (const { entry, segment } of listImage(file, opts)) all.push(toListed(entry, segment));
+        printJson(all);
+        return;
+      }
+      // Batch output: one write per entry would dominate the run time on big images.
+      let pending: Buffer[] = [];
+      let bytes = 0;
+      const flush = () => {
+        if (pending.length) process.stdout.write(Buffer.concat(pending));
+        pending = [];
+        bytes = 0;
+      };
+      for await (const { entry, rawName } of listImage(file, opts)) {
+        const line = o.long ? Buffer.from(longLine(entry) + '\n') : Buffer.concat([rawName ?? Buffer.from(entry.name), NL]);
+        pending.push(line);
+        bytes += line.length;
+        if (bytes > 1 << 16) flush();
+      }
+      flush();
+    });
+}
+
+const NL = Buffer.from('\n');

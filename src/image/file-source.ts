@@ -1,0 +1,71 @@
+import { open, type FileHandle } from 'node:fs/promises';
+import type { MemberInput } from '../compression/types.js';
+import { RdError, EXIT } from '../errors.js';
+
+const CHUNK = 1 << 20;
+
+/**
+ * Sequential reader over the image file with push-back, so a decoder can
+ * return the bytes that follow its member. `offset` is the file position of
+ * the next byte read() will hand out, which is what error messages report.
+ */
+export class FileSource implements MemberInput {
+  private pending: Buffer[] = [];
+  private pos = 0;
+  private eof = false;
+  offset = 0;
+  readonly size: number;
+
+  private constructor(
+    private fh: FileHandle,
+    readonly path: string,
+    size: number,
+  ) {
+    this.size = size;
+  }
+
+  static async open(path: string): Promise<FileSource> {
+    let fh: FileHandle;
+    try {
+      fh = await open(path, 'r');
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EACCES' ? 'permission denied' : err.code === 'EISDIR' ? 'is a directory' : err.message;
+      throw new RdError(why, { file: path }, EXIT.badInput);
+    }
+    const st = await fh.stat();
+    if (st.isDirectory()) {
+      await fh.close();
+      throw new RdError('is a directory, not an image', { file: path }, EXIT.badInput);
+    }
+    return new FileSource(fh, path, st.size);
+  }
+
+  async read(): Promise<Buffer | null> {
+    const p = this.pending.pop();
+    if (p) {
+      this.offset += p.length;
+      return p;
+    }
+    if (this.eof) return null;
+    const buf = Buffer.allocUnsafe(CHUNK);
+    const { bytesRead } = await this.fh.read(buf, 0, CHUNK, this.pos);
+    if (bytesRead === 0) {
+      this.eof = true;
+      return null;
+    }
+    this.pos += bytesRead;
+    this.offset += bytesRead;
+    return bytesRead === CHUNK ? buf : buf.subarray(0, bytesRead);
+  }
+
+  unread(rest: Buffer): void {
+    if (rest.length === 0) return;
+    this.pending.push(rest);
+    this.offset -= rest.length;
+  }
+
+  async close(): Promise<void> {
+    await this.fh.close();
+  }
+}

@@ -1,0 +1,107 @@
+import { statSync } from 'node:fs';
+import { normalizeName } from './names.js';
+import { readImage, type ReadOptions } from './read.js';
+import type { Segment } from './segment.js';
+
+export type Generator = 'dracut' | 'initramfs-tools' | 'mkinitcpio';
+
+export interface ImageInfo {
+  file: string;
+  size: number;
+  segments: Segment[];
+  entries: number;
+  kernelVersions: string[];
+  generator?: { name: Generator; version?: string };
+  microcode: Array<{ vendor: 'Intel' | 'AMD'; segment: number; size: number }>;
+  largestDirectories: Array<{ path: string; bytes: number }>;
+  modules: string[];
+  dracutModules?: string[];
+  bootScripts?: string[];
+  mkinitcpioHooks?: string[];
+}
+
+/** Small files whose content tells what made the image. */
+const MARKERS = new Set([
+  'usr/lib/dracut/modules.txt',
+  'usr/lib/dracut/build-parameter.txt',
+  'usr/lib/initrd-release',
+  'etc/initrd-release',
+  'conf/initramfs.conf',
+  'VERSION',
+  'config',
+]);
+const MODULE_RE = /\/([^/]+\.ko(?:\.(?:xz|zst|gz))?)$/;
+const KVER_RE = /^(?:usr\/)?lib\/modules\/([^/]+)(?:\/|$)/;
+
+/** What `lsinitcpio -a` tells, for any image the kernel boots. One pass over the image. */
+export async function imageInfo(image: string, opts: ReadOptions = {}): Promise<ImageInfo> {
+  const segments: Segment[] = [];
+  const kvers = new Set<string>();
+  const modules = new Set<string>();
+  const dirBytes = new Map<string, number>();
+  const microcode: ImageInfo['microcode'] = [];
+  const markers = new Map<string, string>();
+  const names = new Set<string>();
+  const scripts: string[] = [];
+  const hooks: string[] = [];
+  let entries = 0;
+  for await (const ev of readImage(image, opts)) {
+    if (ev.kind === 'segment') {
+      segments.push(ev.segment);
+      continue;
+    }
+    entries++;
+    const e = ev.entry;
+    const rel = normalizeName(e.name);
+    names.add(rel);
+    const kv = KVER_RE.exec(rel);
+    if (kv) kvers.add(kv[1]);
+    if (e.type !== 'file') continue;
+    const m = MODULE_RE.exec(rel);
+    if (m) modules.add(m[1].replace(/\.ko(\..*)?$/, ''));
+    const parts = rel.split('/');
+    for (let d = 1; d <= Math.min(2, parts.length - 1); d++) {
+      const dir = parts.slice(0, d).join('/');
+      dirBytes.set(dir, (dirBytes.get(dir) ?? 0) + e.size);
+    }
+    if (rel === 'kernel/x86/microcode/GenuineIntel.bin') microcode.push({ vendor: 'Intel', segment: ev.segment.index, size: e.size });
+    if (rel === 'kernel/x86/microcode/AuthenticAMD.bin') microcode.push({ vendor: 'AMD', segment: ev.segment.index, size: e.size });
+    if (/^scripts\/[^/]+\/[^/]+$/.test(rel) && !rel.endsWith('/ORDER')) scripts.push(rel.slice('scripts/'.length));
+    if (/^hooks\/[^/]+$/.test(rel)) hooks.push(rel.slice('hooks/'.length));
+    if (MARKERS.has(rel) && e.size > 0 && e.size < 65536) {
+      const chunks: Buffer[] = [];
+      for await (const c of ev.body()) chunks.push(Buffer.from(c));
+      markers.set(rel, Buffer.concat(chunks).toString('utf8'));
+    }
+  }
+  const { size } = statSync(image);
+  const info: ImageInfo = {
+    file: image,
+    size,
+    segments,
+    entries,
+    kernelVersions: [...kvers].sort(),
+    microcode,
+    largestDirectories: [...dirBytes]
+      .map(([path, bytes]) => ({ path, bytes }))
+      .sort((a, b) => b.bytes - a.bytes)
+      .slice(0, 10),
+    modules: [...modules].sort(),
+  };
+  const release = markers.get('usr/lib/initrd-release') ?? markers.get('etc/initrd-release') ?? '';
+  if (markers.has('usr/lib/dracut/modules.txt') || names.has('usr/lib/dracut') || /DRACUT/.test(release)) {
+    const v = /^DRACUT_VERSION="?([^"\n]+)"?/m.exec(release)?.[1] ?? /^VERSION_ID="?([^"\n]+)"?/m.exec(release)?.[1];
+    info.generator = { name: 'dracut', version: v };
+    const mods = markers.get('usr/lib/dracut/modules.txt');
+    if (mods) info.dracutModules = mods.split('\n').map((l) => l.trim()).filter(Boolean);
+  } else if (names.has('conf/initramfs.conf') || names.has('scripts/functions')) {
+    info.generator = { name: 'initramfs-tools' };
+    info.bootScripts = scripts.sort();
+  } else if (names.has('init_functions') || (names.has('hooks') && names.has('VERSION'))) {
+    info.generator = { name: 'mkinitcpio', version: markers.get('VERSION')?.trim() };
+    const cfg = markers.get('config') ?? '';
+    const h = /^HOOKS=\(?"?([^)"\n]*)/m.exec(cfg)?.[1];
+    info.mkinitcpioHooks = h ? h.trim().split(/\s+/) : hooks.sort();
+  }
+  return info;
+}

@@ -1,0 +1,45 @@
+import { modeString, type Entry } from '../cpio/entry.js';
+import { nameFilter } from './names.js';
+import { readImage, type ReadOptions } from './read.js';
+
+/** One line of `ls --json`. */
+export interface ListedEntry {
+  segment: number;
+  name: string;
+  type: Entry['type'];
+  mode: number;
+  uid: number;
+  gid: number;
+  nlink: number;
+  mtime: number;
+  size: number;
+  target?: string;
+  rdev?: [number, number];
+}
+
+export interface ListOptions extends ReadOptions {
+  patterns?: string[];
+}
+
+/** Every entry of every segment, in stored order, as `cpio -t` sees each segment in turn. */
+export async function* listImage(image: string, opts: ListOptions = {}): AsyncGenerator<{ entry: Entry; segment: number; rawName?: Buffer }, void, undefined> {
+  const match = nameFilter(opts.patterns);
+  for await (const ev of readImage(image, opts)) {
+    if (ev.kind === 'entry' && match(ev.entry.name)) yield { entry: ev.entry, segment: ev.segment.index, rawName: ev.rawName };
+  }
+}
+
+export function toListed(e: Entry, segment: number): ListedEntry {
+  const l: ListedEntry = { segment, name: e.name, type: e.type, mode: e.mode, uid: e.uid, gid: e.gid, nlink: e.nlink, mtime: e.mtime, size: e.size };
+  if (e.type === 'symlink') l.target = e.target;
+  if (e.type === 'char' || e.type === 'block') l.rdev = [e.rdevMajor, e.rdevMinor];
+  return l;
+}
+
+/** `cpio -tv`-like line with numeric owners (names from this host would be misleading for an image) and UTC times. */
+export function longLine(e: Entry): string {
+  const size = e.type === 'char' || e.type === 'block' ? `${e.rdevMajor}, ${e.rdevMinor}` : String(e.size);
+  const when = new Date(e.mtime * 1000).toISOString().slice(0, 16).replace('T', ' ');
+  const link = e.type === 'symlink' ? ` -> ${e.target}` : '';
+  return `${modeString(e.mode)} ${String(e.nlink).padStart(3)} ${String(e.uid).padEnd(5)} ${String(e.gid).padEnd(5)} ${size.padStart(10)} ${when} ${e.name}${link}`;
+}

@@ -1,0 +1,161 @@
+import { decoderFor } from '../compression/index.js';
+import { detectMagic, MAGIC_BYTES } from '../compression/detect.js';
+import { ByteStream } from '../cpio/byte-stream.js';
+import type { Entry } from '../cpio/entry.js';
+import { readArchive, type Locate } from '../cpio/reader.js';
+import { FormatError, locate, RdError } from '../errors.js';
+import { FileSource } from './file-source.js';
+import type { Segment } from './segment.js';
+
+export interface ReadOptions {
+  /** Stop once the image has produced this many bytes of cpio data (decompression-bomb guard). */
+  maxOutput?: number;
+  /** Allow native decompressors where faster; false forces the built-in decoders. */
+  native?: boolean;
+}
+
+export type ImageEvent =
+  | {
+      kind: 'entry';
+      segment: Segment;
+      /** Ordinal of the cpio archive across the image; hard links never span archives. */
+      archive: number;
+      entry: Entry;
+      rawName?: Buffer;
+      body(): AsyncGenerator<Buffer, void, undefined>;
+    }
+  /** Sent once a segment is complete, with its final sizes and counts. */
+  | { kind: 'segment'; segment: Segment };
+
+/** Default bomb guard: far above any real initramfs, far below a full disk. */
+export const DEFAULT_MAX_OUTPUT = 16 * 2 ** 30;
+
+/**
+ * Walks an image the way the kernel's unpack_to_rootfs() does: zero padding
+ * is skipped, an uncompressed archive must start 4-byte aligned, anything else
+ * must be a compressed member, and each decompressor says where its member
+ * ended. Entries stream out in order; a consumer may read an entry's body
+ * before asking for the next event.
+ */
+export async function* readImage(path: string, opts: ReadOptions = {}): AsyncGenerator<ImageEvent, Segment[], undefined> {
+  const src = await FileSource.open(path);
+  const segments: Segment[] = [];
+  const budget = { left: opts.maxOutput ?? DEFAULT_MAX_OUTPUT };
+  let archive = 0;
+  try {
+    let s = new ByteStream(src);
+    for (;;) {
+      let zeros = 0;
+      for (;;) {
+        if ((await s.ensure(1)) === 0) break;
+        const { buf, pos } = s.view();
+        let i = pos;
+        while (i < buf.length && buf[i] === 0) i++;
+        zeros += i - pos;
+        s.advance(i - pos);
+        if (i < buf.length) break;
+      }
+      const have = await s.ensure(MAGIC_BYTES);
+      if (have === 0) break;
+      const offset = s.offset;
+      const { buf, pos } = s.view();
+      const magic = detectMagic(buf.subarray(pos, pos + have));
+      const index = segments.length;
+      const where = { file: path, segment: index };
+      const seg: Segment = { index, offset, storedBytes: 0, compression: 'none', archives: 0, entries: 0, uncompressedBytes: 0, paddingBefore: zeros };
+      if (!magic) {
+        const hex = buf.subarray(pos, pos + Math.min(have, 6)).toString('hex').replace(/(..)(?!$)/g, '$1 ');
+        throw new FormatError(`unknown data (bytes ${hex}): neither a cpio archive nor a compressed member the kernel can unpack`, { ...where, offset });
+      }
+      if (magic.kind === 'odc') throw new FormatError('odc (070707) cpio archive: the kernel only unpacks newc (070701) and crc (070702)', { ...where, offset });
+      if (magic.kind === 'cpio') {
+        if (offset % 4 !== 0) throw new FormatError('cpio archive is not 4-byte aligned, so the kernel would reject it as "invalid magic"', { ...where, offset });
+        const fileLocate: Locate = (at) => ({ offset: at, suffix: '' });
+        try {
+          const it = readArchive(s, fileLocate);
+          for (;;) {
+            const r = await it.next();
+            if (r.done) {
+              seg.format = r.value.format;
+              break;
+            }
+            seg.entries++;
+            yield { kind: 'entry', segment: seg, archive, entry: r.value.entry, rawName: r.value.rawName, body: r.value.body };
+          }
+        } catch (e) {
+          locate(e, where);
+        }
+        archive++;
+        seg.archives = 1;
+        seg.storedBytes = s.offset - offset;
+        seg.uncompressedBytes = seg.storedBytes;
+        budget.left -= seg.storedBytes;
+      } else {
+        seg.compression = magic.compression;
+        s.giveBack();
+        const gen = decoderFor(magic.compression)(src, { maxOutput: budget.left, native: opts.native });
+        let produced = 0;
+        const out = new ByteStream({
+          read: async () => {
+            let r;
+            try {
+              r = await gen.next();
+            } catch (e) {
+              if (e instanceof RdError && e.where.offset !== undefined) locate(e, { ...where, offset: offset + e.where.offset });
+              locate(e, { ...where, offset });
+            }
+            if (r.done) return null;
+            produced += r.value.length;
+            return r.value;
+          },
+        });
+        const memberLocate: Locate = (at) => ({ suffix: ` (at byte ${at} of the ${magic.compression} data starting at offset ${offset})` });
+        try {
+          for (;;) {
+            // Inside a member the kernel allows zero padding between archives and nothing else.
+            let n = await out.ensure(1);
+            while (n > 0) {
+              const v = out.view();
+              let i = v.pos;
+              while (i < v.buf.length && v.buf[i] === 0) i++;
+              out.advance(i - v.pos);
+              if (i < v.buf.length) break;
+              n = await out.ensure(1);
+            }
+            if (n === 0) break;
+            const v = out.view();
+            if (v.buf[v.pos] !== 0x30) {
+              throw new FormatError(`junk within compressed archive` + memberLocate(out.offset).suffix, { offset });
+            }
+            const it = readArchive(out, memberLocate);
+            for (;;) {
+              const r = await it.next();
+              if (r.done) {
+                seg.format ??= r.value.format;
+                break;
+              }
+              seg.entries++;
+              yield { kind: 'entry', segment: seg, archive, entry: r.value.entry, rawName: r.value.rawName, body: r.value.body };
+            }
+            archive++;
+            seg.archives++;
+          }
+        } catch (e) {
+          await gen.return(undefined).catch(() => undefined);
+          locate(e, where);
+        }
+        seg.uncompressedBytes = produced;
+        budget.left -= produced;
+        s = new ByteStream(src);
+        s.offset = src.offset;
+        seg.storedBytes = src.offset - offset;
+      }
+      segments.push(seg);
+      yield { kind: 'segment', segment: seg };
+    }
+    if (segments.length === 0) throw new FormatError(src.size === 0 ? 'empty file' : 'no archive: the file holds only zero bytes', { file: path });
+    return segments;
+  } finally {
+    await src.close();
+  }
+}

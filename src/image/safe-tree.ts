@@ -1,0 +1,92 @@
+import { constants, lstatSync, mkdirSync, rmdirSync, unlinkSync, type Stats } from 'node:fs';
+import { join } from 'node:path';
+import { RdError, EXIT } from '../errors.js';
+
+/**
+ * Creates paths under one root without ever leaving it. Every parent of a
+ * path must be a real directory (a symlink on the way is refused, whoever
+ * made it), and the last component is removed before it is created, so an
+ * existing file or link there is replaced, never written through.
+ */
+export class SafeTree {
+  private knownDirs = new Set<string>(['']);
+
+  constructor(readonly root: string) {}
+
+  abs(rel: string): string {
+    return rel === '' ? this.root : join(this.root, rel);
+  }
+
+  /** Makes sure every parent directory of `rel` exists as a real directory. */
+  ensureParents(rel: string, name: string): void {
+    const slash = rel.lastIndexOf('/');
+    if (slash < 0) return;
+    this.ensureDir(rel.slice(0, slash), name);
+  }
+
+  private ensureDir(rel: string, name: string): void {
+    if (this.knownDirs.has(rel)) return;
+    const slash = rel.lastIndexOf('/');
+    if (slash >= 0) this.ensureDir(rel.slice(0, slash), name);
+    const p = this.abs(rel);
+    const st = lstatOrNull(p);
+    if (!st) mkdirSync(p, 0o755);
+    else if (st.isSymbolicLink()) {
+      throw new RdError(`refusing to extract ${JSON.stringify(name)}: its parent ${JSON.stringify(rel)} is a symlink (would write outside the destination)`, {}, EXIT.refused);
+    } else if (!st.isDirectory()) {
+      throw new RdError(`cannot extract ${JSON.stringify(name)}: its parent ${JSON.stringify(rel)} is not a directory`, {}, EXIT.refused);
+    }
+    this.knownDirs.add(rel);
+  }
+
+  /**
+   * Clears the place for a new non-directory entry: unlinks a file, link or
+   * node, removes an empty directory. A non-empty directory is an error, as
+   * in the kernel's clean_path().
+   */
+  clear(rel: string, name: string): void {
+    const p = this.abs(rel);
+    const st = lstatOrNull(p);
+    if (!st) return;
+    if (st.isDirectory()) {
+      try {
+        rmdirSync(p);
+      } catch {
+        throw new RdError(`cannot replace non-empty directory ${JSON.stringify(rel)} with ${JSON.stringify(name)}`, {}, EXIT.refused);
+      }
+      this.forget(rel);
+    } else unlinkSync(p);
+  }
+
+  /** Prepares `rel` as a directory: keeps a real one, replaces anything else. Returns true if it was created. */
+  makeDir(rel: string, name: string): boolean {
+    if (rel === '') return false;
+    this.ensureParents(rel, name);
+    const p = this.abs(rel);
+    const st = lstatOrNull(p);
+    if (st?.isDirectory()) {
+      this.knownDirs.add(rel);
+      return false;
+    }
+    if (st) unlinkSync(p);
+    mkdirSync(p, 0o700);
+    this.knownDirs.add(rel);
+    return true;
+  }
+
+  private forget(rel: string): void {
+    for (const d of this.knownDirs) if (d === rel || d.startsWith(rel + '/')) this.knownDirs.delete(d);
+  }
+}
+
+export function lstatOrNull(p: string): Stats | null {
+  try {
+    return lstatSync(p);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+}
+
+/** Flags for creating a new regular file that can never follow a planted link. */
+export const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
