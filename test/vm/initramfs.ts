@@ -1,0 +1,65 @@
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { REPO } from './cache.js';
+import { run } from './run.js';
+
+export const HOOKS_DIR = join(REPO, 'initramfs-hooks');
+
+export interface BuildOptions {
+  /** Build with rdrescue's hook, taking the executable from here (the hook finds it through RDRESCUE_EXE). */
+  hookExe?: string;
+}
+
+/**
+ * Upstream dracut without systemd: its emergency shell is a plain `sh -i -l`
+ * on the console, so rd.break needs no password (the systemd flavour runs
+ * sulogin; see README "Getting the rd.break shell").
+ */
+export function buildDracut(kver: string, out: string, opts: BuildOptions = {}): void {
+  const args = ['--force', '--quiet', '--no-hostonly', '--no-hostonly-cmdline', '--kver', kver,
+    '-m', `base rootfs-block kernel-modules${opts.hookExe ? ' rdrescue' : ''}`,
+    '--drivers', 'virtio_blk virtio_pci ext4', '--no-compress', '--no-early-microcode'];
+  if (!opts.hookExe) {
+    run('dracut', [...args, out]);
+    return;
+  }
+  // dracut only looks for modules under $dracutbasedir/modules.d: a private
+  // copy of that layout (symlinks) lets the test add the module without
+  // touching the host's /usr/lib/dracut.
+  const base = mkdtempSync(join(tmpdir(), 'rdrescue-dracutbase-'));
+  try {
+    for (const e of readdirSync('/usr/lib/dracut')) {
+      if (e !== 'modules.d') symlinkSync(join('/usr/lib/dracut', e), join(base, e));
+    }
+    mkdirSync(join(base, 'modules.d'));
+    for (const m of readdirSync('/usr/lib/dracut/modules.d')) symlinkSync(join('/usr/lib/dracut/modules.d', m), join(base, 'modules.d', m));
+    symlinkSync(join(HOOKS_DIR, 'dracut', '95rdrescue'), join(base, 'modules.d', '95rdrescue'));
+    run('dracut', [...args, out], { env: { ...process.env, dracutbasedir: base, RDRESCUE_EXE: opts.hookExe } });
+  } finally {
+    rmSync(base, { recursive: true, force: true });
+  }
+}
+
+/**
+ * initramfs-tools with a private CONFDIR: MODULES=list keeps the image small
+ * and independent of this host's hardware; virtio and ext4 are what the VM needs.
+ */
+export function buildInitramfsTools(kver: string, out: string, opts: BuildOptions = {}): void {
+  const conf = mkdtempSync(join(tmpdir(), 'rdrescue-itconf-'));
+  try {
+    cpSync('/etc/initramfs-tools', conf, { recursive: true });
+    const cfgPath = join(conf, 'initramfs.conf');
+    const cfg = readFileSync(cfgPath, 'utf8').replace(/^MODULES=.*$/m, 'MODULES=list');
+    writeFileSync(cfgPath, cfg);
+    writeFileSync(join(conf, 'modules'), 'virtio_pci\nvirtio_blk\next4\n');
+    // The host's own hooks (e.g. cryptsetup) stay out: the image must depend only on what this test installs.
+    rmSync(join(conf, 'hooks'), { recursive: true, force: true });
+    mkdirSync(join(conf, 'hooks'));
+    if (opts.hookExe) cpSync(join(HOOKS_DIR, 'initramfs-tools', 'hooks', 'rdrescue'), join(conf, 'hooks', 'rdrescue'));
+    const env = { ...process.env, ...(opts.hookExe ? { RDRESCUE_EXE: opts.hookExe } : {}) };
+    run('mkinitramfs', ['-d', conf, '-o', out, kver], { env });
+  } finally {
+    rmSync(conf, { recursive: true, force: true });
+  }
+}
