@@ -1,0 +1,113 @@
+import { FormatError } from '../errors.js';
+import { pipeProgram } from './pipe.js';
+import { OutputSink } from './sink.js';
+import { ByteSource } from './source.js';
+import type { Decoder, Encoder } from './types.js';
+
+const LEGACY_MAGIC = 0x184c2102;
+/** The legacy frame's fixed block size (lib/decompress_unlz4.c: LZ4_DEFAULT_UNCOMPRESSED_CHUNK_SIZE). */
+const BLOCK_MAX = 8 << 20;
+const COMPRESS_BOUND = BLOCK_MAX + Math.floor(BLOCK_MAX / 255) + 16;
+
+class Lz4Error extends Error {}
+
+/** Decode one LZ4 block into `dst`; returns the output length. Throws Lz4Error on malformed input. */
+export function lz4DecodeBlock(src: Uint8Array, dst: Uint8Array): number {
+  const end = src.length;
+  const cap = dst.length;
+  let ip = 0;
+  let op = 0;
+  for (;;) {
+    if (ip >= end) throw new Lz4Error('block ends inside a sequence');
+    const token = src[ip++]!;
+    let lit = token >>> 4;
+    if (lit === 15) {
+      let b: number;
+      do {
+        if (ip >= end) throw new Lz4Error('block ends inside a literal length');
+        b = src[ip++]!;
+        lit += b;
+      } while (b === 255);
+    }
+    if (ip + lit > end) throw new Lz4Error('literals run past the block end');
+    if (op + lit > cap) throw new Lz4Error('block expands beyond 8 MiB');
+    if (lit < 16) {
+      for (let i = 0; i < lit; i++) dst[op + i] = src[ip + i]!;
+    } else {
+      dst.set(src.subarray(ip, ip + lit), op);
+    }
+    ip += lit;
+    op += lit;
+    if (ip === end) return op;
+    if (ip + 2 > end) throw new Lz4Error('block ends inside a match offset');
+    const offset = src[ip]! | (src[ip + 1]! << 8);
+    ip += 2;
+    if (offset === 0 || offset > op) throw new Lz4Error(`match offset ${offset} points before the block start`);
+    let len = token & 15;
+    if (len === 15) {
+      let b: number;
+      do {
+        if (ip >= end) throw new Lz4Error('block ends inside a match length');
+        b = src[ip++]!;
+        len += b;
+      } while (b === 255);
+    }
+    len += 4;
+    if (op + len > cap) throw new Lz4Error('block expands beyond 8 MiB');
+    let from = op - offset;
+    if (offset >= len && len > 32) {
+      dst.copyWithin(op, from, from + len);
+      op += len;
+    } else {
+      const stop = op + len;
+      while (op < stop) dst[op++] = dst[from++]!;
+    }
+  }
+}
+
+/**
+ * One lz4 legacy frame (`lz4 -l`), read the way lib/decompress_unlz4.c reads
+ * it: a repeated frame magic is skipped (concatenated legacy frames are one
+ * member), and the member ends at the end of the input, with fewer than 4
+ * bytes left, or at a zero block length (zero padding before the next
+ * member). The zero word and anything after it are handed back. The format
+ * has no checksums: only structural errors can be caught.
+ */
+export const decodeLz4: Decoder = async function* (input, opts) {
+  const src = new ByteSource(input, 'lz4');
+  const sink = new OutputSink('lz4', opts.maxOutput);
+  await src.need(4);
+  if (src.take(4).readUInt32LE(0) !== LEGACY_MAGIC) throw new FormatError('not an lz4 legacy frame (bad magic)', { offset: 0 });
+  const work = Buffer.allocUnsafe(BLOCK_MAX);
+  for (;;) {
+    if (!(await src.fill(4))) break;
+    const at = src.offset;
+    const len = src.peek(4).readUInt32LE(0);
+    if (len === LEGACY_MAGIC) {
+      src.skip(4);
+      continue;
+    }
+    if (len === 0) break;
+    if (len > COMPRESS_BOUND) {
+      throw new FormatError(`bad lz4 block length ${len} (a member following lz4 data must be preceded by zero padding)`, { offset: at });
+    }
+    src.skip(4);
+    await src.need(len);
+    let n: number;
+    try {
+      n = lz4DecodeBlock(src.take(len), work);
+    } catch (e) {
+      if (e instanceof Lz4Error) throw new FormatError(`corrupt lz4 block: ${e.message}`, { offset: at });
+      throw e;
+    }
+    sink.push(Buffer.from(work.subarray(0, n)));
+    if (sink.ready) yield sink.take();
+  }
+  const rest = sink.take();
+  if (rest.length) yield rest;
+  src.finish();
+};
+
+export const encodeLz4: Encoder = async function* (source, opts) {
+  yield* pipeProgram('lz4', ['-l', '-c', '-q', `-${opts.level ?? 9}`], 'lz4', source);
+};

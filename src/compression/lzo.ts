@@ -1,0 +1,244 @@
+import { FormatError } from '../errors.js';
+import { adler32, crc32 } from './checksum.js';
+import { pipeProgram } from './pipe.js';
+import { OutputSink } from './sink.js';
+import { ByteSource } from './source.js';
+import type { Decoder, Encoder } from './types.js';
+
+const MAGIC = Buffer.from([0x89, 0x4c, 0x5a, 0x4f, 0x00, 0x0d, 0x0a, 0x1a, 0x0a]);
+/** The kernel refuses larger blocks ("dest len longer than block size"); lzop writes 256 KiB. */
+const BLOCK_MAX = 256 * 1024;
+
+const F_ADLER32_D = 0x1;
+const F_ADLER32_C = 0x2;
+const F_H_EXTRA_FIELD = 0x40;
+const F_CRC32_D = 0x100;
+const F_CRC32_C = 0x200;
+const F_H_FILTER = 0x800;
+const F_H_CRC32 = 0x1000;
+
+class LzoError extends Error {}
+
+const TOP = 0;
+const FIRST_LITERAL_RUN = 1;
+const MATCH = 2;
+const MATCH_DONE = 3;
+const MATCH_NEXT = 4;
+
+/**
+ * LZO1X decompression (what lzop's methods 1-3 all produce) of one block into
+ * dst, which must be exactly the block's uncompressed size. Every read and
+ * write is bounds-checked: corrupt input throws LzoError, never reads outside.
+ */
+export function lzo1xDecode(src: Uint8Array, dst: Uint8Array): void {
+  const end = src.length;
+  const cap = dst.length;
+  let ip = 0;
+  let op = 0;
+  let t = 0;
+  let state = TOP;
+  const need = (n: number) => {
+    if (ip + n > end) throw new LzoError('input overrun');
+  };
+  const literals = (n: number) => {
+    need(n);
+    if (op + n > cap) throw new LzoError('output overrun');
+    for (let i = 0; i < n; i++) dst[op++] = src[ip++]!;
+  };
+  const copyMatch = (from: number, n: number) => {
+    if (from < 0) throw new LzoError('match before the block start');
+    if (op + n > cap) throw new LzoError('output overrun');
+    for (let i = 0; i < n; i++) dst[op++] = dst[from++]!;
+  };
+  const extended = (base: number) => {
+    let n = 0;
+    need(1);
+    while (src[ip] === 0) {
+      n += 255;
+      ip++;
+      need(1);
+    }
+    return n + base + src[ip++]!;
+  };
+  need(1);
+  if (src[0]! > 17) {
+    t = src[ip++]! - 17;
+    if (t < 4) {
+      state = MATCH_NEXT;
+    } else {
+      literals(t);
+      state = FIRST_LITERAL_RUN;
+    }
+  }
+  for (;;) {
+    switch (state) {
+      case TOP:
+        need(1);
+        t = src[ip++]!;
+        if (t >= 16) {
+          state = MATCH;
+          break;
+        }
+        if (t === 0) t = extended(15);
+        literals(t + 3);
+        state = FIRST_LITERAL_RUN;
+        break;
+      case FIRST_LITERAL_RUN:
+        need(1);
+        t = src[ip++]!;
+        if (t >= 16) {
+          state = MATCH;
+          break;
+        }
+        need(1);
+        copyMatch(op - 0x801 - (t >> 2) - (src[ip++]! << 2), 3);
+        state = MATCH_DONE;
+        break;
+      case MATCH: {
+        let from: number;
+        if (t >= 64) {
+          need(1);
+          from = op - 1 - ((t >> 2) & 7) - (src[ip++]! << 3);
+          copyMatch(from, (t >> 5) + 1);
+        } else if (t >= 32) {
+          t &= 31;
+          if (t === 0) t = extended(31);
+          need(2);
+          from = op - 1 - ((src[ip]! >> 2) + (src[ip + 1]! << 6));
+          ip += 2;
+          copyMatch(from, t + 2);
+        } else if (t >= 16) {
+          from = op - ((t & 8) << 11);
+          t &= 7;
+          if (t === 0) t = extended(7);
+          need(2);
+          from -= (src[ip]! >> 2) + (src[ip + 1]! << 6);
+          ip += 2;
+          if (from === op) {
+            // End-of-stream marker.
+            if (ip !== end) throw new LzoError('data after the end-of-stream marker');
+            if (op !== cap) throw new LzoError(`block decodes to ${op} bytes, header says ${cap}`);
+            return;
+          }
+          copyMatch(from - 0x4000, t + 2);
+        } else {
+          need(1);
+          copyMatch(op - 1 - (t >> 2) - (src[ip++]! << 2), 2);
+        }
+        state = MATCH_DONE;
+        break;
+      }
+      case MATCH_DONE:
+        t = src[ip - 2]! & 3;
+        state = t === 0 ? TOP : MATCH_NEXT;
+        break;
+      case MATCH_NEXT:
+        literals(t);
+        need(1);
+        t = src[ip++]!;
+        state = MATCH;
+        break;
+    }
+  }
+}
+
+/**
+ * One lzop file. The kernel's unlzo skips the header checksum and exactly one
+ * 4-byte checksum per block; here the header and every block checksum the
+ * flags announce (Adler-32 or CRC-32, of the uncompressed and/or compressed
+ * data) are verified. The member ends after the zero block length.
+ */
+export const decodeLzo: Decoder = async function* (input, opts) {
+  const src = new ByteSource(input, 'lzo');
+  const sink = new OutputSink('lzo', opts.maxOutput);
+  await src.need(9 + 7);
+  if (!src.take(9).equals(MAGIC)) throw new FormatError('not an lzop file (bad magic)', { offset: 0 });
+  const headerParts: Buffer[] = [];
+  const field = async (n: number) => {
+    await src.need(n);
+    const b = Buffer.from(src.take(n));
+    headerParts.push(b);
+    return b;
+  };
+  const version = (await field(2)).readUInt16BE(0);
+  await field(2); // library version
+  if (version >= 0x0940) await field(2); // version needed to extract
+  const method = (await field(1))[0]!;
+  if (method < 1 || method > 3) throw new FormatError(`unsupported lzop method ${method} (only LZO1X methods 1-3)`, { offset: src.offset - 1 });
+  if (version >= 0x0940) await field(1); // level
+  const flags = (await field(4)).readUInt32BE(0);
+  if (flags & F_H_FILTER) throw new FormatError('lzop filters are not supported (the kernel does not apply them either)', { offset: src.offset - 4 });
+  await field(8); // mode, mtime low
+  if (version >= 0x0940) await field(4); // mtime high
+  const nameLen = (await field(1))[0]!;
+  await field(nameLen);
+  await src.need(4);
+  const checksumAt = src.offset;
+  const stored = src.take(4).readUInt32BE(0);
+  const header = Buffer.concat(headerParts);
+  const computed = flags & F_H_CRC32 ? crc32(header) : adler32(header);
+  if (stored !== computed) throw new FormatError('lzop header checksum mismatch', { offset: checksumAt });
+  if (flags & F_H_EXTRA_FIELD) {
+    await src.need(4);
+    const len = src.take(4).readUInt32BE(0);
+    await src.need(len + 4);
+    src.skip(len + 4);
+  }
+  const checks = (compressed: boolean) => {
+    const list: Array<'adler' | 'crc'> = [];
+    if (flags & (compressed ? F_ADLER32_C : F_ADLER32_D)) list.push('adler');
+    if (flags & (compressed ? F_CRC32_C : F_CRC32_D)) list.push('crc');
+    return list;
+  };
+  const dChecks = checks(false);
+  const cChecks = checks(true);
+  const verify = (kind: 'adler' | 'crc', data: Uint8Array, want: number, what: string, at: number) => {
+    const got = kind === 'adler' ? adler32(data) : crc32(data);
+    if (got !== want) throw new FormatError(`lzop block ${what} ${kind === 'adler' ? 'Adler-32' : 'CRC-32'} mismatch (corrupt data)`, { offset: at });
+  };
+  for (;;) {
+    const at = src.offset;
+    await src.need(4);
+    const dstLen = src.take(4).readUInt32BE(0);
+    if (dstLen === 0) break;
+    if (dstLen > BLOCK_MAX) throw new FormatError(`lzop block of ${dstLen} bytes exceeds the 256 KiB the kernel accepts`, { offset: at });
+    await src.need(4);
+    const srcLen = src.take(4).readUInt32BE(0);
+    if (srcLen === 0 || srcLen > dstLen) throw new FormatError(`bad lzop compressed block length ${srcLen}`, { offset: at + 4 });
+    const compressed = srcLen < dstLen;
+    const wantD: number[] = [];
+    const wantC: number[] = [];
+    for (const list of [dChecks, compressed ? cChecks : []]) {
+      for (let i = 0; i < list.length; i++) {
+        await src.need(4);
+        (list === dChecks ? wantD : wantC).push(src.take(4).readUInt32BE(0));
+      }
+    }
+    const dataAt = src.offset;
+    await src.need(srcLen);
+    const data = src.take(srcLen);
+    cChecks.forEach((k, i) => compressed && verify(k, data, wantC[i]!, 'compressed-data', dataAt));
+    let out: Buffer;
+    if (compressed) {
+      out = Buffer.allocUnsafe(dstLen);
+      try {
+        lzo1xDecode(data, out);
+      } catch (e) {
+        if (e instanceof LzoError) throw new FormatError(`corrupt lzo block: ${e.message}`, { offset: dataAt });
+        throw e;
+      }
+    } else {
+      out = Buffer.from(data);
+    }
+    dChecks.forEach((k, i) => verify(k, out, wantD[i]!, 'data', dataAt));
+    sink.push(out);
+    if (sink.ready) yield sink.take();
+  }
+  const rest = sink.take();
+  if (rest.length) yield rest;
+  src.finish();
+};
+
+export const encodeLzo: Encoder = async function* (source, opts) {
+  yield* pipeProgram('lzop', ['-c', '-q', `-${opts.level ?? 3}`], 'lzop', source);
+};
