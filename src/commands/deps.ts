@@ -1,0 +1,35 @@
+import type { Command } from 'commander';
+import { resolveClosure, missingError, type Closure } from '../elf/closure.js';
+import { printJson } from './common.js';
+
+export function register(program: Command): void {
+  program
+    .command('deps')
+    .description(
+      'list the interpreter and shared libraries programs load, like `ldd` but by reading ELF headers only ' +
+        '(never runs the program or ld.so); follows RPATH/RUNPATH with $ORIGIN, ld.so.cache, the default directories',
+    )
+    .argument('<programs...>', 'program paths, or names looked up in PATH; #! scripts bring their interpreter')
+    .option('--root <dir>', 'resolve inside this directory as if it were / (an unpacked image, a mounted system)')
+    .option('--json', 'print every file with its real path, symlinks and mode as JSON')
+    .action((programs: string[], o: { root?: string; json?: boolean }) => {
+      const closure = resolveClosure(programs, { root: o.root, allowMissing: true });
+      if (o.json) printJson(closure);
+      else process.stdout.write(formatDeps(closure));
+      if (closure.missing.length) throw missingError(closure.missing[0], closure.root);
+    });
+}
+
+/** ldd's layout: "name => path" per library in load order, then the interpreter; a header per program when there are several. */
+export function formatDeps(c: Closure): string {
+  const lines: string[] = [];
+  for (const p of c.programs) {
+    if (c.programs.length > 1) lines.push(`${p.path}:`);
+    if (p.linkage === 'static') lines.push('\tnot a dynamic executable');
+    else if (p.linkage === 'static-pie') lines.push('\tstatically linked');
+    else if (p.linkage === 'script') lines.push(`\tscript, runs ${p.runs!.join(' ')}`);
+    for (const l of p.libraries) lines.push(`\t${l.name} => ${l.path ?? 'not found'}`);
+    if (p.interpreter) lines.push(`\t${p.interpreter}`);
+  }
+  return lines.map((l) => l + '\n').join('');
+}

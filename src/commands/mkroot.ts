@@ -1,0 +1,25 @@
+import type { Command } from 'commander';
+import { mkroot } from '../elf/mkroot.js';
+import { printJson } from './common.js';
+
+export function register(program: Command): void {
+  program
+    .command('mkroot')
+    .description(
+      'create a minimal root in DIR holding the programs, their interpreter and every shared library they load (symlinked names kept), ' +
+        'plus the usr-merge links (/bin -> usr/bin, ...) of the source root, so `chroot DIR /bin/bash` works',
+    )
+    .argument('<dir>', 'directory to fill (created if missing); nothing is written outside it')
+    .argument('<programs...>', 'PROGRAM or PROGRAM:DEST; a name is looked up in PATH; a #! script brings its interpreter')
+    .option('--root <src>', 'take programs and libraries from this root instead of /')
+    .option('--json', 'print what was created as JSON')
+    .action((dir: string, programs: string[], o: { root?: string; json?: boolean }) => {
+      const r = mkroot(dir, programs, { root: o.root });
+      if (o.json) printJson({ dir: r.dir, entries: r.entries, programs: r.closure.programs });
+      else {
+        const files = r.entries.filter((e) => e.type === 'file').length;
+        const links = r.entries.filter((e) => e.type === 'symlink').length;
+        process.stdout.write(`${r.dir}: ${files} files, ${links} symlinks for ${r.closure.programs.map((p) => p.path).join(' ')}\n`);
+      }
+    });
+}
