@@ -4,3 +4,4 @@ export * from './elf/rootfs.js';
 export * from './elf/closure.js';
 export * from './elf/tree.js';
 export * from './elf/mkroot.js';
+export * from './sandbox/sandbox.js';

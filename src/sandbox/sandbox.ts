@@ -1,0 +1,173 @@
+import { spawn } from 'node:child_process';
+import { constants as osConstants } from 'node:os';
+import { readFileSync, readlinkSync, statSync } from 'node:fs';
+import { RdError, EXIT } from '../errors.js';
+import { RootFs } from '../elf/rootfs.js';
+import { findProgram } from '../rescue/programs.js';
+import { findCommand, parseBind, pickScratch, planBind, planMountPoints, SANDBOX_PATH, type BindRequest } from './plan.js';
+import { STAGE_SCRIPT } from './stage.js';
+import { planVeth, removeVeth, type VethPlan } from './veth.js';
+import { withExtractedImage } from './image-tree.js';
+import { onTerminatingSignal } from './signals.js';
+
+export interface SandboxOptions {
+  /** Command and arguments, looked up inside the tree (default /bin/sh). */
+  command?: string[];
+  hostname?: string;
+  net?: 'none' | 'veth';
+  /** Host paths bound into the tree (read-only unless rw). */
+  binds?: Array<BindRequest | string>;
+  /** Write through to the directory itself. Default: read-only view. */
+  rw?: boolean;
+  /** Writable view whose changes are discarded (overlay with a throw-away upper layer). */
+  overlay?: boolean;
+  /** Run in a user namespace mapping the caller to root (default: when not root). */
+  userns?: boolean;
+  onWarning?: (message: string) => void;
+  /** Told once the sandbox runs (veth addresses when --net veth). */
+  onStart?: (info: { pid: number; veth?: VethPlan }) => void;
+}
+
+export interface SandboxResult {
+  /** The command's exit status, or 128 + signal number when it was killed. */
+  exitCode: number;
+  signal?: NodeJS.Signals;
+}
+
+export const DEFAULT_HOSTNAME = 'rdrescue-sandbox';
+
+/** Seconds a SIGTERM/SIGHUP forwarded to the sandbox gets before SIGKILL (PID 1 ignores signals it has no handler for). */
+const GRACE_MS = 5000;
+
+/**
+ * Runs a command inside new PID, mount, UTS, IPC and network namespaces
+ * (plus a user namespace when not root), rooted at an image's merged tree or
+ * at a directory. The directory is seen read-only (or through a discarded
+ * overlay) unless `rw`. Nothing is mounted in the host's namespace.
+ */
+export async function runSandbox(target: string, opts: SandboxOptions = {}): Promise<SandboxResult> {
+  const st = statSync(target, { throwIfNoEntry: false });
+  if (!st) throw new RdError('no such file or directory', { file: target }, EXIT.usage);
+  if (st.isDirectory()) return runTree(target, opts);
+  if (!st.isFile()) throw new RdError('not an image file or a directory', { file: target }, EXIT.usage);
+  return withExtractedImage(target, (dir) => runTree(dir, opts, target), opts.onWarning);
+}
+
+function validHostname(name: string): string {
+  if (!/^[A-Za-z0-9]([A-Za-z0-9.-]{0,62})$/.test(name)) throw new RdError(`--hostname must be 1-64 letters, digits, dots or dashes, got ${JSON.stringify(name)}`, {}, EXIT.usage);
+  return name;
+}
+
+function need(name: string, pkg: string): string {
+  const p = findProgram(name);
+  if (!p) throw new RdError(`the sandbox needs the "${name}" program (${pkg})`);
+  return p;
+}
+
+async function runTree(dir: string, opts: SandboxOptions, shownAs: string = dir): Promise<SandboxResult> {
+  const root = new RootFs(dir);
+  const mode = opts.rw ? 'rw' : opts.overlay ? 'overlay' : 'ro';
+  const command = opts.command?.length ? opts.command : ['/bin/sh'];
+  try {
+    findCommand(root, command[0]);
+  } catch (e) {
+    if (e instanceof RdError) throw new RdError(e.message.slice(root.dir.length + 2), { file: shownAs }, e.exitCode);
+    throw e;
+  }
+  const binds = (opts.binds ?? []).map((b) => planBind(root, typeof b === 'string' ? parseBind(b) : b));
+  const points = planMountPoints(root, mode === 'ro');
+  const hostname = validHostname(opts.hostname ?? DEFAULT_HOSTNAME);
+  const userns = opts.userns ?? process.getuid?.() !== 0;
+  if (opts.net === 'veth' && userns) throw new RdError('--net veth needs root: an unprivileged user cannot add interfaces to the host', {}, EXIT.refused);
+  const veth = opts.net === 'veth' ? planVeth() : undefined;
+  const tty = process.stdin.isTTY ? readlinkSync('/proc/self/fd/0') : undefined;
+  const scratch = pickScratch([root.dir, ...binds.map((b) => b.src), ...(tty ? [tty] : [])]);
+  const setpriv = need('setpriv', 'util-linux');
+  const unshare = need('unshare', 'util-linux');
+  need('chroot', 'coreutils');
+  need('hostname', 'hostname');
+  if (veth) need('nsenter', 'util-linux');
+
+  const env: Record<string, string> = {
+    PATH: process.env.PATH || SANDBOX_PATH,
+    RDS_SCRATCH: scratch,
+    RDS_DIR: root.dir,
+    RDS_MODE: mode,
+    RDS_PROC: points.proc,
+    RDS_SYS: points.sys,
+    RDS_DEV: points.dev,
+    RDS_TMP: points.tmp ?? '',
+    RDS_RUN: points.run ?? '',
+    RDS_HOSTNAME: hostname,
+    RDS_PATH: SANDBOX_PATH,
+    RDS_TERM: process.env.TERM ?? '',
+    RDS_HOST_PID: String(process.pid),
+    RDS_VETH: veth?.hostIf ?? '',
+    RDS_VETH_HOST_ADDR: veth?.hostAddr ?? '',
+    RDS_VETH_SANDBOX_ADDR: veth?.sandboxAddr ?? '',
+    RDS_VETH_PEER: veth ? veth.hostAddr.split('/')[0] : '',
+  };
+  const nsArgs = ['--pid', '--fork', '--kill-child', '--mount', '--uts', '--ipc', '--net', '--propagation', 'private', ...(userns ? ['--map-root-user'] : [])];
+  const stageArgs = [String(binds.length), ...binds.flatMap((b) => [b.kind, b.src, b.dst]), ...command];
+  // setpriv --pdeathsig: if rdrescue itself is SIGKILLed, unshare dies, --kill-child takes PID 1 and with it the whole namespace.
+  const child = spawn(setpriv, ['--pdeathsig', 'KILL', '--', unshare, ...nsArgs, '--', '/bin/sh', '-c', STAGE_SCRIPT, 'rdrescue-sandbox', ...stageArgs], {
+    env,
+    stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
+  });
+  let status = '';
+  child.stdio[3]!.on('data', (d: Buffer) => {
+    status += d.toString('utf8');
+    if (status.includes('ready\n') && child.pid) opts.onStart?.({ pid: child.pid, veth });
+  });
+  let forwarded: NodeJS.Signals | undefined;
+  let killTimer: NodeJS.Timeout | undefined;
+  const release = onTerminatingSignal((sig) => {
+    const init = sandboxInit(child.pid);
+    if (init === undefined) return;
+    try {
+      process.kill(init, sig);
+    } catch {
+      return; // already gone
+    }
+    if (sig !== 'SIGINT' && !killTimer) {
+      forwarded = sig;
+      killTimer = setTimeout(() => {
+        try {
+          process.kill(init, 'SIGKILL');
+        } catch {
+          /* exited meanwhile */
+        }
+      }, GRACE_MS);
+    }
+  });
+  try {
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
+      child.on('error', reject);
+      child.on('close', (c, s) => resolve([c, s]));
+    });
+    if (!status.includes('ready\n') && signal === null) {
+      const why = status.trim().split('\n').filter(Boolean).pop() ?? `unshare exited with status ${code}`;
+      throw new RdError(`sandbox setup failed: ${why}`, { file: shownAs });
+    }
+    if (signal !== null) {
+      const shown = forwarded && signal === 'SIGKILL' ? forwarded : signal;
+      return { exitCode: 128 + (osConstants.signals[shown] ?? 0), signal: shown };
+    }
+    return { exitCode: code ?? EXIT.failure };
+  } finally {
+    clearTimeout(killTimer);
+    release();
+    if (veth) removeVeth(veth.hostIf);
+  }
+}
+
+/** The sandbox's PID 1 seen from the host: the one child of the unshare process. */
+function sandboxInit(unsharePid: number | undefined): number | undefined {
+  if (!unsharePid) return undefined;
+  try {
+    const kids = readFileSync(`/proc/${unsharePid}/task/${unsharePid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    return kids.length ? Number(kids[0]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
