@@ -5,3 +5,4 @@ export * from './elf/closure.js';
 export * from './elf/tree.js';
 export * from './elf/mkroot.js';
 export * from './sandbox/sandbox.js';
+export * from './rescue/index.js';

@@ -3,15 +3,25 @@ import { register as info } from './info.js';
 import { register as ls } from './ls.js';
 import { register as cat } from './cat.js';
 import { register as extract } from './extract.js';
+import { register as repack } from './repack.js';
 import { register as deps } from './deps.js';
 import { register as mkroot } from './mkroot.js';
 import { register as sandbox } from './sandbox.js';
+import { register as env } from './env.js';
+import { register as remount } from './remount.js';
+import { register as chroot } from './chroot.js';
+import { register as passwd } from './passwd.js';
+import { register as unlock } from './unlock.js';
+import { register as relabel } from './relabel.js';
+import { register as fstab } from './fstab.js';
+import { register as status } from './status.js';
+import { register as hash } from './hash.js';
 
 /**
  * Every subcommand lives in its own file and registers itself here, so the
  * order of `rdrescue --help` is the order of this list.
  */
-const registrations: Array<(program: Command) => void> = [info, ls, cat, extract, deps, mkroot, sandbox];
+const registrations: Array<(program: Command) => void> = [info, ls, cat, extract, repack, deps, mkroot, sandbox, env, remount, chroot, passwd, unlock, relabel, fstab, status, hash];
 
 export function registerAll(program: Command): void {
   for (const r of registrations) r(program);

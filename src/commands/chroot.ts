@@ -1,0 +1,25 @@
+import type { Command } from 'commander';
+import { planChroot, runChroot } from '../rescue/chroot.js';
+import { addRescueOptions, targetOf, type RescueFlags } from '../rescue/cli-support.js';
+import { printJson } from './common.js';
+
+export function register(program: Command): void {
+  addRescueOptions(
+    program
+      .command('chroot')
+      .description("run a command (default: the target's shell) inside the target with proc, sys (ro), dev, dev/pts, run and resolv.conf mounted; always unmounts them afterwards, also when the command fails or is killed")
+      .argument('[command...]', 'command and arguments (after --)'),
+  ).action(async (command: string[], o: RescueFlags) => {
+    const plan = planChroot({ root: targetOf(o).root, command });
+    if (o.dryRun) {
+      if (o.json) return printJson(plan);
+      const lines = [...plan.mounts.map((m) => `would mount ${m.what} on ${m.target}`), `would run (via ${plan.launcherKind}): ${plan.command.join(' ')}`, ...plan.mounts.map((m) => m.target).reverse().map((t) => `would unmount ${t}`), ...plan.notes.map((n) => `note: ${n}`)];
+      process.stdout.write(lines.join('\n') + '\n');
+      return;
+    }
+    const r = await runChroot(plan);
+    for (const n of r.notes) process.stderr.write(`rdrescue: note: ${n}\n`);
+    if (o.json) printJson(r);
+    process.exitCode = r.exitCode;
+  });
+}

@@ -1,0 +1,19 @@
+import type { Command } from 'commander';
+import { checkPassword } from '../rescue/passwd.js';
+import { readPasswordStdin, readPasswordTty } from '../rescue/password-input.js';
+import { hashPassword } from '../rescue/sha512crypt.js';
+import { intOption } from './common.js';
+
+export function register(program: Command): void {
+  program
+    .command('hash')
+    .description('print the SHA-512-crypt ($6$) hash of a password read without echo from the terminal (or from stdin), for passwd --hash and runbooks')
+    .option('--password-stdin', 'read the password from stdin (one trailing newline is dropped)')
+    .option('--rounds <n>', 'rounds (1000 to 999999999; default: the implicit 5000)')
+    .action(async (o: { passwordStdin?: boolean; rounds?: string }) => {
+      const rounds = o.rounds === undefined ? undefined : intOption('--rounds', o.rounds);
+      const password = o.passwordStdin ? readPasswordStdin() : await readPasswordTty('the hash');
+      checkPassword(password);
+      process.stdout.write(hashPassword(password, rounds) + '\n');
+    });
+}

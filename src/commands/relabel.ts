@@ -1,0 +1,14 @@
+import type { Command } from 'commander';
+import { addRescueOptions, runPlan, targetOf, type RescueFlags } from '../rescue/cli-support.js';
+import { planRelabel } from '../rescue/relabel.js';
+
+export function register(program: Command): void {
+  addRescueOptions(
+    program
+      .command('relabel')
+      .description('create /.autorelabel in the target so its next boot relabels every file for SELinux (--undo removes it)')
+      .option('--undo', 'remove /.autorelabel'),
+  ).action(async (o: RescueFlags & { undo?: boolean }) => {
+    await runPlan(planRelabel(targetOf(o).root, { undo: o.undo }), o);
+  });
+}

@@ -1,0 +1,124 @@
+import { readFileSync } from 'node:fs';
+import { RdError } from '../errors.js';
+import { atomicReplace, durableRemove } from './atomic-write.js';
+import { appendJournal, nextJournalId, saveUndoCopy, sha256, type JournalFile } from './journal.js';
+import { lockShadow, type ShadowLock } from './lock.js';
+import { applyRemount, type RemountResult } from './mounts.js';
+import { resolveInRoot } from './target.js';
+
+/**
+ * Every rescue action is a plan first (what would change, or "already
+ * satisfied"), then an apply. --dry-run prints the plan; running twice finds
+ * the second plan satisfied. The runbook engine uses the same two steps.
+ */
+export interface FileChange {
+  /** Absolute path inside the target ("/etc/shadow"). */
+  path: string;
+  /** Content the plan was made against; null: the file does not exist. */
+  before: Buffer | null;
+  /** New content; null: remove the file. */
+  after: Buffer | null;
+  /** A conventional backup written first (shadow-utils' "/etc/shadow-"). */
+  backup?: string;
+  createMode?: number;
+  /** What changes, for people (never a password or hash). */
+  description: string[];
+}
+
+export interface Plan {
+  action: string;
+  root: string;
+  subject?: string;
+  changes: FileChange[];
+  /** Set when the target filesystem must be remounted rw first. */
+  remount?: RemountResult;
+  /** Take the shadow-utils locks around the write. */
+  lockShadow?: boolean;
+  notes: string[];
+  /** Nothing to do: the target is already as asked. */
+  satisfied: boolean;
+  /** For undo plans: the journal entry reverted. */
+  undoes?: number;
+}
+
+export interface ApplyOptions {
+  /** Break a stale shadow lock. */
+  force?: boolean;
+  /** Do not write /var/log/rdrescue.log (the change is still made). */
+  noJournal?: boolean;
+}
+
+export interface ApplyResult {
+  plan: Plan;
+  applied: boolean;
+  journalId?: number;
+  notes: string[];
+}
+
+function readOrNull(path: string): Buffer | null {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+}
+
+function same(a: Buffer | null, b: Buffer | null): boolean {
+  return a === null || b === null ? a === b : a.equals(b);
+}
+
+export async function applyPlan(plan: Plan, opts: ApplyOptions = {}): Promise<ApplyResult> {
+  const notes = [...plan.notes];
+  if (plan.satisfied) return { plan, applied: false, notes };
+  if (plan.remount?.changed) {
+    applyRemount(plan.remount);
+    notes.push(`remounted ${plan.remount.mountPoint} ${plan.remount.to}`);
+  }
+  let lock: ShadowLock | undefined;
+  if (plan.lockShadow) {
+    lock = await lockShadow(plan.root, { force: opts.force });
+    notes.push(...lock.notes);
+  }
+  try {
+    for (const c of plan.changes) {
+      const now = readOrNull(resolveInRoot(plan.root, c.path));
+      if (!same(now, c.before)) throw new RdError('changed since this plan was made (another tool?); run the command again; nothing was changed', { file: c.path });
+    }
+    const id = opts.noJournal ? undefined : nextJournalId(plan.root);
+    const files: JournalFile[] = [];
+    for (const c of plan.changes) {
+      const host = resolveInRoot(plan.root, c.path);
+      const jf: JournalFile = { path: c.path, existed: c.before !== null };
+      if (id !== undefined && c.before !== null) jf.saved = saveUndoCopy(plan.root, id, c.path, c.before);
+      if (c.after === null) durableRemove(host);
+      else {
+        atomicReplace(host, c.after, c.before, { backup: c.backup && resolveInRoot(plan.root, c.backup), createMode: c.createMode });
+        jf.afterSha256 = sha256(c.after);
+      }
+      files.push(jf);
+    }
+    if (id !== undefined) {
+      const summary = [...(plan.remount?.changed ? [`remounted ${plan.remount.mountPoint} ${plan.remount.to}`] : []), ...plan.changes.flatMap((c) => c.description)];
+      appendJournal(plan.root, { id, time: new Date().toISOString(), action: plan.action, subject: plan.subject, summary, files, undoes: plan.undoes });
+    }
+    return { plan, applied: true, journalId: id, notes };
+  } finally {
+    await lock?.release();
+  }
+}
+
+/** The plan as lines a person reads before saying yes (--dry-run) or after (the report). */
+export function describePlan(plan: Plan, applied = false): string[] {
+  const lines: string[] = [];
+  const verb = applied ? '' : 'would: ';
+  if (plan.satisfied) lines.push(`${plan.action}${plan.subject ? ` ${plan.subject}` : ''}: already done, nothing to change`);
+  if (plan.remount?.changed && !plan.satisfied) lines.push(`${verb}remount ${plan.remount.mountPoint} (${plan.remount.device}) ${plan.remount.to}`);
+  for (const c of plan.changes) {
+    for (const d of c.description) lines.push(`${verb}${c.path}: ${d}`);
+    if (c.backup) lines.push(`${verb}${c.path}: previous content kept as ${c.backup}`);
+  }
+  for (const w of plan.remount?.warnings ?? []) lines.push(`warning: ${w}`);
+  for (const n of plan.notes) lines.push(`note: ${n}`);
+  return lines;
+}

@@ -1,0 +1,93 @@
+import { existsSync, lstatSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { RdError, EXIT } from '../errors.js';
+import { detectEnvironment, type DetectOptions, type Environment } from './env.js';
+
+/**
+ * The target root is a directory we must treat like a chroot: an absolute
+ * symlink inside it (etc/shadow -> /etc/shadow) means the target's own
+ * /etc/shadow, never the rescue system's. Every path we touch in the target
+ * goes through resolveInRoot.
+ */
+export interface Target {
+  /** Real absolute path of the target root. */
+  root: string;
+  /** How it was found: 'option' for --root, else the environment kind. */
+  source: string;
+  env: Environment;
+}
+
+/**
+ * Resolves `rel` inside `root` the way the kernel would after chroot(root):
+ * absolute links restart at root, `..` stops at root. The last component is
+ * followed too unless `followLast` is false. Returns an absolute host path.
+ */
+export function resolveInRoot(root: string, rel: string, followLast = true): string {
+  const parts = rel.split('/').filter((p) => p && p !== '.');
+  let cur: string[] = [];
+  let links = 0;
+  while (parts.length) {
+    const p = parts.shift()!;
+    if (p === '..') {
+      cur.pop();
+      continue;
+    }
+    const host = join(root, ...cur, p);
+    let st;
+    try {
+      st = lstatSync(host);
+    } catch {
+      st = undefined;
+    }
+    if (st?.isSymbolicLink() && (followLast || parts.length > 0)) {
+      if (++links > 40) throw new RdError(`too many levels of symbolic links resolving /${rel} in the target`, { file: join(root, rel) });
+      const link = readlinkSync(host);
+      if (link.startsWith('/')) cur = [];
+      parts.unshift(...link.split('/').filter((x) => x && x !== '.'));
+      continue;
+    }
+    cur.push(p);
+  }
+  return join(root, ...cur);
+}
+
+export interface TargetOptions extends DetectOptions {
+  /** --root: use this directory and skip detection. */
+  root?: string;
+}
+
+/** Finds and validates the target root, refusing anything that is not a Linux root. */
+export function resolveTarget(opts: TargetOptions = {}): Target {
+  const env = detectEnvironment(opts);
+  let root: string;
+  let source: string;
+  if (opts.root !== undefined) {
+    root = resolve(opts.root);
+    source = 'option';
+  } else {
+    if (!env.targetRoot) throw new RdError(env.hint ?? 'no target root found; pass --root DIR', {}, EXIT.refused);
+    if (!env.targetMounted) throw new RdError(`the target root ${env.targetRoot} is not mounted yet${env.hint ? `: ${env.hint}` : ''}`, {}, EXIT.refused);
+    root = env.targetRoot;
+    source = env.kind;
+  }
+  let st;
+  try {
+    st = statSync(root);
+  } catch {
+    throw new RdError('target root does not exist', { file: root }, EXIT.refused);
+  }
+  if (!st.isDirectory()) throw new RdError('target root is not a directory', { file: root }, EXIT.refused);
+  root = realpathSync(root);
+  if (env.inInitramfs && root === realpathSync(env.hostRoot)) {
+    throw new RdError(`${root} is the initramfs itself, not the system to rescue; its etc/shadow is the initramfs's own. Mount the real root (${env.targetRoot ?? '/sysroot'}) and use that`, {}, EXIT.refused);
+  }
+  if (!existsSync(resolveInRoot(root, 'etc/passwd'))) {
+    throw new RdError('is not a Linux root: it has no etc/passwd', { file: root }, EXIT.refused);
+  }
+  return { root, source, env };
+}
+
+/** `rel` inside the target, resolved like a chroot would. */
+export function targetPath(t: Target | string, rel: string, followLast = true): string {
+  return resolveInRoot(typeof t === 'string' ? t : t.root, rel, followLast);
+}
