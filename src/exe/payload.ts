@@ -1,0 +1,101 @@
+import { chmodSync, copyFileSync, createReadStream, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { resolveClosure } from '../elf/closure.js';
+import type { WriteEntry } from '../cpio/writer.js';
+import { RdError, EXIT } from '../errors.js';
+
+/** rdrescue's private tree inside an initramfs: nothing outside it but the launcher. */
+export const PRIVATE_DIR = 'usr/lib/rdrescue';
+export const LAUNCHER = 'usr/bin/rdrescue';
+
+export interface PayloadFile {
+  /** Path inside the initramfs, without a leading slash. */
+  name: string;
+  role: 'executable' | 'loader' | 'library' | 'launcher';
+  perm: number;
+  size: number;
+  /** Where the bytes come from on the host (absent for the generated launcher). */
+  hostPath?: string;
+  content?: Buffer;
+}
+
+export interface Payload {
+  exe: string;
+  /** Every parent directory, outermost first: the kernel does not create missing parents. */
+  dirs: string[];
+  files: PayloadFile[];
+  /** Sum of the file sizes. */
+  bytes: number;
+}
+
+/**
+ * The launcher starts the executable through the private loader with
+ * --library-path and --inhibit-cache, so the image's ld.so.cache and
+ * libraries are never consulted; programs rdrescue runs in turn (chroot,
+ * mount) get the image's or the target's own loader as usual, since
+ * nothing is put into their environment's LD_LIBRARY_PATH.
+ * Under an explicit loader process.execPath is the loader, hence RDRESCUE_EXE.
+ */
+function launcher(loader: string | undefined): Buffer {
+  const exe = `/${PRIVATE_DIR}/rdrescue`;
+  const run = loader
+    ? `exec /${PRIVATE_DIR}/lib/${loader} --inhibit-cache --library-path /${PRIVATE_DIR}/lib "$RDRESCUE_EXE" "$@"`
+    : 'exec "$RDRESCUE_EXE" "$@"';
+  return Buffer.from(
+    `#!/bin/sh\n# Added by rdrescue: runs its private copy with its own loader and libraries;\n# the image's own libraries are neither used nor replaced.\nRDRESCUE_EXE=${exe}\nexport RDRESCUE_EXE\n${run}\n`,
+  );
+}
+
+/** The executable, its loader and every library it loads (from the ELF headers, as ld.so would resolve them on this host). */
+export function buildPayload(exe: string): Payload {
+  const closure = resolveClosure([exe]);
+  const files: PayloadFile[] = [];
+  let loader: string | undefined;
+  for (const f of closure.files) {
+    const size = statSync(f.hostPath).size;
+    if (f.kind === 'program') {
+      files.push({ name: `${PRIVATE_DIR}/rdrescue`, role: 'executable', perm: 0o755, size, hostPath: f.hostPath });
+    } else {
+      // Stored under the name ld.so looks for (the DT_NEEDED name or PT_INTERP basename), with the bytes of the real file.
+      const name = basename(f.path);
+      if (f.kind === 'interpreter') loader = name;
+      files.push({ name: `${PRIVATE_DIR}/lib/${name}`, role: f.kind === 'interpreter' ? 'loader' : 'library', perm: 0o755, size, hostPath: f.hostPath });
+    }
+  }
+  const names = new Set<string>();
+  for (const f of files) {
+    if (names.has(f.name)) throw new RdError(`two libraries of ${exe} share the name ${basename(f.name)}; cannot place both in ${PRIVATE_DIR}/lib`, {}, EXIT.failure);
+    names.add(f.name);
+  }
+  const content = launcher(loader);
+  files.push({ name: LAUNCHER, role: 'launcher', perm: 0o755, size: content.length, content });
+  const dirs = ['usr', 'usr/bin', 'usr/lib', PRIVATE_DIR, ...(loader ? [`${PRIVATE_DIR}/lib`] : [])];
+  return { exe, dirs, files, bytes: files.reduce((n, f) => n + f.size, 0) };
+}
+
+/** The payload as archive members, directories first. */
+export function* payloadEntries(p: Payload, mtime = Math.floor(statSync(p.exe).mtimeMs / 1000)): Generator<WriteEntry> {
+  let ino = 1;
+  for (const d of p.dirs) yield { name: d, type: 'dir', perm: 0o755, uid: 0, gid: 0, mtime, ino: ino++, nlink: 2, size: 0 };
+  for (const f of p.files) {
+    const data = f.content ? () => [f.content!] : () => createReadStream(f.hostPath!);
+    yield { name: f.name, type: 'file', perm: f.perm, uid: 0, gid: 0, mtime, ino: ino++, nlink: 1, size: f.size, data };
+  }
+}
+
+/**
+ * Writes the payload into a directory that will become an initramfs (a
+ * dracut $initdir or an initramfs-tools $DESTDIR): what the hooks use.
+ * Only the private tree and the launcher are written.
+ */
+export function stagePayload(p: Payload, dir: string): void {
+  for (const d of p.dirs) mkdirSync(join(dir, d), { recursive: true, mode: 0o755 });
+  for (const f of p.files) {
+    const dest = join(dir, f.name);
+    // A symlink left at the destination would redirect the copy outside the private tree.
+    rmSync(dest, { force: true });
+    if (f.content) writeFileSync(dest, f.content, { flag: 'wx' });
+    else copyFileSync(f.hostPath!, dest);
+    chmodSync(dest, f.perm);
+  }
+}
