@@ -73,13 +73,13 @@ export async function* readArchive(s: ByteStream, locate: Locate): AsyncGenerato
       if ((await s.ensure(entry.size)) < entry.size) fail(`truncated symlink target (needs ${entry.size} bytes)`, s.offset, name);
       const t = s.take(entry.size);
       entry.target = t.toString('utf8');
-      if (format === 'crc') checkSum(t, 0, entry, at, fail);
       await s.skip(need - entry.size);
       yield { entry, rawName, offset: at, body: empty };
       continue;
     }
     const state = { left: entry.size, sum: 0 };
-    const crc = format === 'crc';
+    // GNU cpio and the kernel checksum regular files only.
+    const crc = format === 'crc' && entry.type === 'file';
     yield {
       entry,
       rawName,
@@ -103,7 +103,7 @@ export async function* readArchive(s: ByteStream, locate: Locate): AsyncGenerato
       }
     }
     if (state.left > 0) fail(`truncated data: ${name} needs ${entry.size} bytes, ${state.left} missing`, s.offset, name);
-    if (crc) checkSum(undefined, state.sum, entry, at, fail);
+    if (crc) checkSum(state.sum, entry, at, fail);
     const p = pad4(entry.size);
     if (p && (await s.skip(p)) < p) fail('truncated padding after file data', s.offset, name);
   }
@@ -111,7 +111,7 @@ export async function* readArchive(s: ByteStream, locate: Locate): AsyncGenerato
 
 async function* empty(): AsyncGenerator<Buffer, void, undefined> {}
 
-function checkSum(data: Uint8Array | undefined, sum: number, e: Entry, at: number, fail: (c: string, at: number, n?: string) => never): void {
-  const got = data ? dataSum(data, 0) : sum >>> 0;
+function checkSum(sum: number, e: Entry, at: number, fail: (c: string, at: number, n?: string) => never): void {
+  const got = sum >>> 0;
   if (got !== e.check >>> 0) fail(`crc checksum mismatch: header says ${e.check.toString(16)}, data sums to ${got.toString(16)}`, at, e.name);
 }
