@@ -1,21 +1,64 @@
-import { RdError } from '../errors.js';
+import { decodeBzip2, encodeBzip2 } from './bzip2.js';
 import { decodeGzip, encodeGzip } from './gzip.js';
+import { decodeLz4, encodeLz4 } from './lz4.js';
+import { decodeLzma, encodeLzma } from './lzma.js';
+import { decodeLzo, encodeLzo } from './lzo.js';
 import type { Compression, Decoder, Encoder } from './types.js';
-import { decodeZstd, encodeZstd } from './zstd.js';
+import { decodeXz, encodeXz } from './xz.js';
+import { decodeZstd, encodeZstd, nativeZstd } from './zstd.js';
 
 export type { Compression, Decoder, Encoder, DecodeOptions, EncodeOptions, MemberInput } from './types.js';
+export { COMPRESSIONS } from './types.js';
 
-const DECODERS: Partial<Record<Compression, Decoder>> = { gzip: decodeGzip, zstd: decodeZstd };
-const ENCODERS: Partial<Record<Compression, Encoder>> = { gzip: encodeGzip, zstd: encodeZstd };
+const DECODERS: Record<Compression, Decoder> = {
+  gzip: decodeGzip,
+  zstd: decodeZstd,
+  xz: decodeXz,
+  lzma: decodeLzma,
+  lz4: decodeLz4,
+  bzip2: decodeBzip2,
+  lzo: decodeLzo,
+};
+
+const ENCODERS: Record<Compression, Encoder> = {
+  gzip: encodeGzip,
+  zstd: encodeZstd,
+  xz: encodeXz,
+  lzma: encodeLzma,
+  lz4: encodeLz4,
+  bzip2: encodeBzip2,
+  lzo: encodeLzo,
+};
 
 export function decoderFor(c: Compression): Decoder {
-  const d = DECODERS[c];
-  if (!d) throw new RdError(`${c} decoding is not available yet`);
-  return d;
+  return DECODERS[c];
 }
 
 export function encoderFor(c: Compression): Encoder {
-  const e = ENCODERS[c];
-  if (!e) throw new RdError(`${c} encoding is not available yet`);
-  return e;
+  return ENCODERS[c];
 }
+
+export interface CodecInfo {
+  /** How members are decoded: always built in; `fast` names the faster native path used when available. */
+  decode: string;
+  /** How members are written: built in, or the external program and the Debian package providing it. */
+  encode: string;
+  /** The external program an encoder needs, if any. */
+  program?: string;
+  debianPackage?: string;
+}
+
+/** Who does the work for each format (for the README and `--help`). */
+export const CODECS: Record<Compression, CodecInfo> = {
+  gzip: { decode: 'built in (node:zlib inflate)', encode: 'built in (node:zlib)' },
+  zstd: {
+    decode: 'built in (node:zlib zstd on Node >= 22.15, else fzstd in JavaScript)',
+    encode: nativeZstd ? 'built in (node:zlib zstd)' : 'external: zstd',
+    ...(nativeZstd ? {} : { program: 'zstd', debianPackage: 'zstd' }),
+  },
+  xz: { decode: 'built in (LZMA2 decoder in TypeScript)', encode: 'external: xz --check=crc32 --lzma2=dict=1MiB', program: 'xz', debianPackage: 'xz-utils' },
+  lzma: { decode: 'built in (LZMA decoder in TypeScript)', encode: 'external: xz --format=lzma', program: 'xz', debianPackage: 'xz-utils' },
+  lz4: { decode: 'built in (legacy frame, TypeScript)', encode: 'external: lz4 -l', program: 'lz4', debianPackage: 'lz4' },
+  bzip2: { decode: 'built in (TypeScript)', encode: 'external: bzip2', program: 'bzip2', debianPackage: 'bzip2' },
+  lzo: { decode: 'built in (lzop container + LZO1X, TypeScript)', encode: 'external: lzop', program: 'lzop', debianPackage: 'lzop' },
+};
