@@ -4,6 +4,7 @@ import { register as ls } from './ls.js';
 import { register as cat } from './cat.js';
 import { register as extract } from './extract.js';
 import { register as repack } from './repack.js';
+import { register as add } from './add.js';
 import { register as deps } from './deps.js';
 import { register as mkroot } from './mkroot.js';
 import { register as sandbox } from './sandbox.js';
@@ -21,7 +22,7 @@ import { register as hash } from './hash.js';
  * Every subcommand lives in its own file and registers itself here, so the
  * order of `rdrescue --help` is the order of this list.
  */
-const registrations: Array<(program: Command) => void> = [info, ls, cat, extract, repack, deps, mkroot, sandbox, env, remount, chroot, passwd, unlock, relabel, fstab, status, hash];
+const registrations: Array<(program: Command) => void> = [info, ls, cat, extract, repack, add, deps, mkroot, sandbox, env, remount, chroot, passwd, unlock, relabel, fstab, status, hash];
 
 export function registerAll(program: Command): void {
   for (const r of registrations) r(program);
