@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { closeSync, constants, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lutimesSync, mkdirSync, openSync, renameSync, rmSync, symlinkSync, writeSync, chmodSync, utimesSync, readdirSync, rmdirSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lutimesSync, mkdirSync, openSync, renameSync, rmSync, unlinkSync, symlinkSync, writeSync, chmodSync, utimesSync, readdirSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Entry } from '../cpio/entry.js';
 import { RdError, EXIT, locate } from '../errors.js';
@@ -204,7 +204,7 @@ export async function extractImage(image: string, dest: string, opts: ExtractOpt
         current = ev.segment.index;
         if (current === 1) {
           const first = join(dest, layoutName(segs, 0));
-          replaceWith(first, staging);
+          moveInto(staging, first);
           done[0].dir = first;
         }
         const dir = current === 0 ? staging : join(dest, layoutName([...segs, ev.segment], current));
@@ -227,7 +227,7 @@ export async function extractImage(image: string, dest: string, opts: ExtractOpt
       tally(writer);
     }
     if (!opts.merged && segs.length === 1) {
-      moveChildrenUp(staging, dest);
+      moveInto(staging, dest);
       done[0].dir = dest;
     }
   } finally {
@@ -236,32 +236,34 @@ export async function extractImage(image: string, dest: string, opts: ExtractOpt
   return report;
 }
 
-/** Puts `from` at `to`, replacing whatever `to` was (never following a link there). */
-function replaceWith(to: string, from: string): void {
-  const st = lstatOrNull(to);
-  if (st) rmSync(to, { recursive: true, force: true });
-  renameSync(from, to);
-}
-
 /**
- * Moves staged children into dest. Directories merge into existing real
- * directories; anything else at the destination (a planted symlink included)
- * is replaced rather than followed.
+ * Moves staged entries into `to`. Directories merge into existing real
+ * directories; a file, link or node at the destination (a planted symlink
+ * included) is replaced rather than followed; a non-empty directory is never
+ * deleted to make room.
  */
-function moveChildrenUp(from: string, to: string): void {
+function moveInto(from: string, to: string): void {
+  mkdirSync(to, { recursive: true });
   for (const name of readdirSync(from)) {
     const src = join(from, name);
     const dst = join(to, name);
     const d = lstatOrNull(dst);
     const s = lstatOrNull(src)!;
-    if (d && d.isDirectory() && s.isDirectory()) {
-      moveChildrenUp(src, dst);
+    if (d?.isDirectory() && s.isDirectory()) {
+      moveInto(src, dst);
+      lchownSync(dst, s.uid, s.gid);
       chmodSync(dst, s.mode & 0o7777);
       utimesSync(dst, s.atime, s.mtime);
       rmdirSync(src);
-    } else {
-      if (d) rmSync(dst, { recursive: true, force: true });
-      renameSync(src, dst);
+      continue;
     }
+    if (d?.isDirectory()) {
+      try {
+        rmdirSync(dst);
+      } catch {
+        throw new RdError(`cannot replace non-empty directory ${JSON.stringify(dst)} with ${JSON.stringify(name)}`, {}, EXIT.refused);
+      }
+    } else if (d) unlinkSync(dst);
+    renameSync(src, dst);
   }
 }
