@@ -1,4 +1,4 @@
-import { closeSync, lstatSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
+import { closeSync, lstatSync, openSync, readlinkSync, readSync, realpathSync, statSync } from 'node:fs';
 import { posix } from 'node:path';
 import { RdError, EXIT } from '../errors.js';
 import { isElfHead, readElf } from '../elf/elf.js';
@@ -62,27 +62,49 @@ export function planBind(root: RootFs, req: BindRequest): PlannedBind {
   return { kind, src, dst };
 }
 
+/** Linux's limit on symlinks followed in one lookup (MAXSYMLINKS). */
+const MAX_HOPS = 40;
+
 /**
- * Where a mount point ends up inside the tree. An existing path must have the
- * right type; a missing last component is created by the stage (inside the
- * overlay unless --rw). A missing parent is created too, below the deepest
- * existing directory, whose symlinks are already resolved.
+ * Where a mount point ends up inside the tree, every symlink followed the way
+ * the sandbox will follow it (an absolute target starts again at the tree's
+ * root, `..` stops there). An existing path must have the right type. From
+ * the first missing component on, the stage creates plain directories, so
+ * the result holds no symlink that the host could follow out of the tree; a
+ * `..` after a missing component (only possible through a symlink target) is
+ * refused, as its meaning would depend on directories that do not exist yet.
  */
 export function resolveMountPoint(root: RootFs, inner: string, kind: 'dir' | 'file'): string {
-  const parts = inner.split('/').filter((c) => c !== '' && c !== '.');
-  for (let keep = parts.length; keep >= 0; keep--) {
-    const head = '/' + parts.slice(0, keep).join('/');
-    const r = root.resolve(head);
-    if (!r) continue;
-    if (keep < parts.length) {
-      if (!r.stat.isDirectory()) throw new RdError(`cannot mount on ${inner}: ${r.path} is not a directory`, { file: root.dir }, EXIT.badInput);
-      return posix.join(r.path, ...parts.slice(keep));
+  const pending = inner.split('/').filter((c) => c !== '' && c !== '.');
+  let cur = '/';
+  let hops = 0;
+  while (pending.length) {
+    const c = pending.shift()!;
+    if (c === '.') continue;
+    if (c === '..') {
+      cur = posix.dirname(cur);
+      continue;
     }
-    const isDir = r.stat.isDirectory();
-    if ((kind === 'dir') !== isDir) throw new RdError(`cannot mount a ${kind === 'dir' ? 'directory' : 'file'} on ${inner}: it is ${isDir ? 'a directory' : 'not a directory'}`, { file: root.dir }, EXIT.badInput);
-    return r.path;
+    const next = posix.join(cur, c);
+    const st = lstatSync(root.hostPath(next), { throwIfNoEntry: false });
+    if (!st) {
+      const rest = pending.filter((x) => x !== '.');
+      if (rest.includes('..')) throw new RdError(`cannot mount on ${inner}: ${next} is missing and the rest of the path climbs with ".."`, { file: root.dir }, EXIT.refused);
+      return posix.join(next, ...rest);
+    }
+    if (st.isSymbolicLink()) {
+      if (++hops > MAX_HOPS) throw new RdError(`too many levels of symbolic links resolving ${inner}`, { file: root.dir }, EXIT.badInput);
+      const target = readlinkSync(root.hostPath(next));
+      if (target.startsWith('/')) cur = '/';
+      pending.unshift(...target.split('/').filter((x) => x !== ''));
+      continue;
+    }
+    if (pending.length && !st.isDirectory()) throw new RdError(`cannot mount on ${inner}: ${next} is not a directory`, { file: root.dir }, EXIT.badInput);
+    cur = next;
   }
-  return '/' + parts.join('/');
+  const isDir = lstatSync(root.hostPath(cur)).isDirectory();
+  if ((kind === 'dir') !== isDir) throw new RdError(`cannot mount a ${kind === 'dir' ? 'directory' : 'file'} on ${inner}: it is ${isDir ? 'a directory' : 'not a directory'}`, { file: root.dir }, EXIT.badInput);
+  return cur;
 }
 
 export function planMountPoints(root: RootFs, readOnly: boolean): MountPoints {

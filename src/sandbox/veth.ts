@@ -45,9 +45,9 @@ export function planVeth(seed: number = process.pid): VethPlan {
   const links = spawnSync(ip, ['-o', 'link', 'show'], { encoding: 'utf8' }).stdout ?? '';
   const used = hostRanges(addrs);
   const base = parseIp('169.254.0.0');
-  // /30 number k covers 169.254.0.0 + 4k; 256..64255 stays clear of 169.254.0.x and 169.254.255.x, which RFC 3927 reserves.
-  for (let i = 0; i < 64000; i++) {
-    const k = 256 + ((seed + i) % 64000);
+  // /30 number k covers 169.254.0.0 + 4k; 64..16319 (169.254.1.0-169.254.254.255) stays clear of 169.254.0.x and 169.254.255.x, which RFC 3927 reserves.
+  for (let i = 0; i < 16256; i++) {
+    const k = 64 + ((seed + i) % 16256);
     const net = base + 4 * k;
     if (used.some(([a, b]) => a <= net + 3 && net <= b)) continue;
     let name = `rdsb${seed % 1e7}`;
