@@ -102,17 +102,18 @@ export function planChroot(o: ChrootOptions): ChrootPlan {
   const notes: string[] = [];
   const mounted = new Set(readMountinfo().map((m) => m.mountPoint));
   const mounts: ChrootMount[] = [];
-  const add = (rel: string, args: string[], what: string) => {
+  // dev/pts lives on the /dev we bind, so it exists once /dev is mounted, not before
+  const add = (rel: string, args: string[], what: string, mustBeDir = true) => {
     const host = resolveInRoot(root, rel);
     if (!host.startsWith(`${root}/`)) return notes.push(`${rel} resolves outside the target; not mounted`);
     if (mounted.has(host)) return notes.push(`${rel} is already mounted; left as it is`);
-    if (!isDir(host) && what !== 'resolv.conf') return notes.push(`the target has no ${rel} directory; not mounted`);
+    if (mustBeDir && !isDir(host)) return notes.push(`the target has no ${rel} directory; not mounted`);
     mounts.push({ target: rel, args: [...args, host], what });
   };
   add('/proc', ['-t', 'proc', '-o', 'nosuid,noexec,nodev', 'proc'], 'proc');
   add('/sys', ['-t', 'sysfs', '-o', 'ro,nosuid,noexec,nodev', 'sys'], 'sysfs (read-only)');
   add('/dev', ['--bind', '/dev'], 'dev (bind)');
-  if (isDir('/dev/pts')) add('/dev/pts', ['--bind', '/dev/pts'], 'dev/pts (bind)');
+  if (isDir('/dev/pts') && mounts.some((m) => m.target === '/dev')) add('/dev/pts', ['--bind', '/dev/pts'], 'dev/pts (bind)', false);
   add('/run', ['--bind', '/run'], 'run (bind)');
   let resolv;
   try {
@@ -120,7 +121,7 @@ export function planChroot(o: ChrootOptions): ChrootPlan {
   } catch {
     resolv = undefined;
   }
-  if (resolv?.isFile() && existsSync('/etc/resolv.conf')) add('/etc/resolv.conf', ['--bind', '/etc/resolv.conf'], 'resolv.conf');
+  if (resolv?.isFile() && existsSync('/etc/resolv.conf')) add('/etc/resolv.conf', ['--bind', '/etc/resolv.conf'], 'resolv.conf', false);
   else notes.push(`target /etc/resolv.conf is ${resolv ? 'a symbolic link' : 'missing'}; name resolution inside uses the target's own setup`);
   const command = o.command?.length ? o.command : [targetShell(root)];
   return { root, command, ...launcherFor(root), mounts, notes };

@@ -76,16 +76,12 @@ async function fcntlLock(path: string): Promise<Holder | undefined> {
   });
   if (line === 'locked') {
     child.stdout!.removeAllListeners('data');
-    child.unref();
-    (child.stdin as unknown as { unref?: () => void }).unref?.();
-    (child.stdout as unknown as { unref?: () => void }).unref?.();
-    (child.stderr as unknown as { unref?: () => void }).unref?.();
     return { child, how: h.how };
   }
   child.kill('SIGKILL');
   if (line.startsWith('busy')) {
     const pid = Number(line.split(' ')[1]);
-    throw new RdError(`locked by ${pid > 0 ? `process ${pid}${commOf(pid)}` : 'another process'} (fcntl lock); wait for it to finish or stop it`, { file: path }, EXIT.busy);
+    throw pid > 0 ? busyError(path, pid, 'fcntl lock') : new RdError('locked by another process (fcntl lock); wait for it to finish or stop it; nothing was changed', { file: path }, EXIT.busy);
   }
   throw new RdError(`cannot take the lock: ${line.replace(/^error /, '')}`, { file: path });
 }
@@ -141,6 +137,47 @@ function alive(pid: number): boolean {
   }
 }
 
+/** Who holds /etc/shadow.lock: nobody, a running process, or a process that is gone (stale). */
+function inspectLinkLock(lockPath: string): { state: 'free' } | { state: 'live'; pid: number } | { state: 'stale'; why: string } {
+  let pidText: string;
+  let mtime: number;
+  try {
+    pidText = readFileSync(lockPath, 'utf8').trim();
+    mtime = statSync(lockPath).mtimeMs;
+  } catch {
+    return { state: 'free' };
+  }
+  const pid = /^\d+$/.test(pidText) ? Number(pidText) : 0;
+  const boot = bootTime();
+  // a lock written before this boot cannot be held by any process now running, whatever its PID
+  const fromEarlierBoot = boot !== undefined && mtime < boot;
+  if (pid > 0 && !fromEarlierBoot && alive(pid)) return { state: 'live', pid };
+  return { state: 'stale', why: pid > 0 ? `process ${pid} ${fromEarlierBoot ? 'from an earlier boot' : 'is not running'}` : 'it holds no PID' };
+}
+
+function busyError(file: string, pid: number, kind: string): RdError {
+  return new RdError(`locked by running process ${pid}${commOf(pid)} (${kind}); wait for it to finish or stop it; nothing was changed`, { file }, EXIT.busy);
+}
+
+function staleError(file: string, why: string): RdError {
+  return new RdError(`stale lock (${why}); re-run with --force to break it; nothing was changed`, { file }, EXIT.busy);
+}
+
+/**
+ * The read-only half of the protocol, run before we remount or write
+ * anything: a live holder or (without force) a stale lock stops us while
+ * the target is still untouched.
+ */
+export function checkShadowUnlocked(root: string, opts: LockOptions = {}): void {
+  const pwdLock = resolveInRoot(root, 'etc/.pwd.lock');
+  const pids = procLockHolders(pwdLock).filter((p) => p !== process.pid);
+  if (pids.length) throw busyError(pwdLock, pids[0], 'fcntl lock');
+  const shadowLock = resolveInRoot(root, 'etc/shadow.lock');
+  const st = inspectLinkLock(shadowLock);
+  if (st.state === 'live') throw busyError(shadowLock, st.pid, 'shadow.lock');
+  if (st.state === 'stale' && !opts.force) throw staleError(shadowLock, st.why);
+}
+
 /** Creates /etc/shadow.lock as shadow-utils does; explains a live or stale holder. */
 function linkLock(lockPath: string, force: boolean, notes: string[]): void {
   const mine = `${lockPath.replace(/\.lock$/, '')}.${process.pid}`;
@@ -153,25 +190,13 @@ function linkLock(lockPath: string, force: boolean, notes: string[]): void {
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw e;
       }
-      let pidText = '';
-      let mtime = 0;
-      try {
-        pidText = readFileSync(lockPath, 'utf8').trim();
-        mtime = statSync(lockPath).mtimeMs;
-      } catch {
-        continue; // released meanwhile
+      const st = inspectLinkLock(lockPath);
+      if (st.state === 'live') throw busyError(lockPath, st.pid, 'shadow.lock');
+      if (st.state === 'stale') {
+        if (!force) throw staleError(lockPath, st.why);
+        rmSync(lockPath, { force: true });
+        notes.push(`broke the stale lock ${lockPath} (${st.why})`);
       }
-      const pid = /^\d+$/.test(pidText) ? Number(pidText) : 0;
-      const boot = bootTime();
-      // a lock written before this boot cannot be held by any process now running, whatever its PID
-      const fromEarlierBoot = boot !== undefined && mtime < boot;
-      if (pid > 0 && !fromEarlierBoot && alive(pid)) {
-        throw new RdError(`locked by running process ${pid}${commOf(pid)}; wait for it to finish or stop it`, { file: lockPath }, EXIT.busy);
-      }
-      const why = pid > 0 ? `process ${pid} ${fromEarlierBoot ? 'from an earlier boot' : 'is not running'}` : 'it holds no PID';
-      if (!force) throw new RdError(`stale lock (${why}); re-run with --force to break it`, { file: lockPath }, EXIT.busy);
-      rmSync(lockPath, { force: true });
-      notes.push(`broke the stale lock ${lockPath} (${why})`);
     }
   } finally {
     rmSync(mine, { force: true });
@@ -187,7 +212,7 @@ export async function lockShadow(root: string, opts: LockOptions = {}): Promise<
   if (!holder) {
     closeSync(openSync(pwdLock, 'a', 0o600));
     const pids = procLockHolders(pwdLock);
-    if (pids.length) throw new RdError(`locked by process ${pids[0]}${commOf(pids[0])} (fcntl lock); wait for it to finish or stop it`, { file: pwdLock }, EXIT.busy);
+    if (pids.length) throw busyError(pwdLock, pids[0], 'fcntl lock');
     notes.push(`no perl or python3 here to take the fcntl lock on ${pwdLock}; checked /proc/locks instead (no holder), so only a tool starting this very instant could race us`);
   }
   try {

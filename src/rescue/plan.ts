@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { RdError } from '../errors.js';
 import { atomicReplace, durableRemove } from './atomic-write.js';
 import { appendJournal, nextJournalId, saveUndoCopy, sha256, type JournalFile } from './journal.js';
-import { lockShadow, type ShadowLock } from './lock.js';
+import { checkShadowUnlocked, lockShadow, type ShadowLock } from './lock.js';
 import { applyRemount, type RemountResult } from './mounts.js';
 import { resolveInRoot } from './target.js';
 
@@ -71,6 +71,7 @@ function same(a: Buffer | null, b: Buffer | null): boolean {
 export async function applyPlan(plan: Plan, opts: ApplyOptions = {}): Promise<ApplyResult> {
   const notes = [...plan.notes];
   if (plan.satisfied) return { plan, applied: false, notes };
+  if (plan.lockShadow) checkShadowUnlocked(plan.root, { force: opts.force });
   if (plan.remount?.changed) {
     applyRemount(plan.remount);
     notes.push(`remounted ${plan.remount.mountPoint} ${plan.remount.to}`);
