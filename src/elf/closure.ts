@@ -6,6 +6,8 @@ import { LibraryIndex, acceptedCacheFlags, defaultDirs } from './ldcache.js';
 import { RootFs, type SymlinkHop, type ResolvedPath } from './rootfs.js';
 
 export type ClosureKind = 'program' | 'interpreter' | 'library';
+/** The search step that found a library: DT_RPATH, DT_RUNPATH, ld.so.cache, ld.so.conf (root without cache), default directories, or a DT_NEEDED path. */
+export type FoundVia = 'rpath' | 'runpath' | 'cache' | 'ld.so.conf' | 'default' | 'path';
 
 /** One file a program needs at run time, as ld.so would open it inside the root. */
 export interface ClosureFile {
@@ -21,7 +23,7 @@ export interface ClosureFile {
   /** st_mode permission bits (with setuid/setgid/sticky) of the real file. */
   perm: number;
   /** ELF facts; absent for a #! script. */
-  elf?: Pick<ElfInfo, 'class' | 'machine' | 'soname' | 'needed' | 'rpath' | 'runpath' | 'interpreter'>;
+  elf?: Pick<ElfInfo, 'class' | 'machine' | 'flags' | 'soname' | 'needed' | 'rpath' | 'runpath' | 'interpreter'>;
   /** For a #! script: the interpreter line's program. */
   shebang?: string;
 }
@@ -35,7 +37,15 @@ export interface ProgramDeps {
   linkage: 'static' | 'static-pie' | 'dynamic' | 'script';
   interpreter?: string;
   /** Each DT_NEEDED name loaded, first the program's own, then theirs; `path` is undefined when not found. */
-  libraries: Array<{ name: string; path?: string; neededBy: string }>;
+  libraries: Array<{
+    name: string;
+    path?: string;
+    neededBy: string;
+    /** Which step of the search found it. */
+    via?: FoundVia;
+    /** True when `path` is in one of the loader's default directories (found there even without a cache). */
+    defaultDir?: boolean;
+  }>;
   /** For a script: the programs its #! line runs (the interpreter, and for `env NAME` the NAME found in PATH). */
   runs?: string[];
 }
@@ -200,9 +210,11 @@ class Resolver {
       // ld.so is mapped before any library, under its PT_INTERP path and its soname: a DT_NEEDED of ld-linux-x86-64.so.2 finds it already loaded.
       loaded.push({ path: elf.interpreter, elf: ielf, names: new Set(ielf.soname ? [ielf.soname] : []), realPath: interpRes.path, origin: posix.dirname(elf.interpreter) });
     }
+    const libDir = libDirOf(elf, interpRes, this.fs);
     const ctx: SearchContext = {
       main,
-      libDir: libDirOf(elf, interpRes, this.fs),
+      libDir,
+      defaults: defaultDirs(libDir),
       platform: PLATFORM[`${elf.machine}/${elf.class}`],
       cacheFlags: acceptedCacheFlags(elf),
     };
@@ -231,14 +243,14 @@ class Resolver {
         if (found.elf.soname) lobj.names.add(found.elf.soname);
         loaded.push(lobj);
         this.add(found.path, found.res, 'library', found.elf);
-        deps.libraries.push({ name, path: found.path, neededBy: obj.path });
+        deps.libraries.push({ name, path: found.path, neededBy: obj.path, via: found.via, defaultDir: ctx.defaults.includes(posix.dirname(found.path)) });
       }
     }
   }
 
-  private search(name: string, loader: LoadedObject, ctx: SearchContext): { path: string; res: ResolvedPath; elf: ElfInfo } | { searched: string[] } {
+  private search(name: string, loader: LoadedObject, ctx: SearchContext): { path: string; res: ResolvedPath; elf: ElfInfo; via: FoundVia } | { searched: string[] } {
     const searched: string[] = [];
-    const tryPath = (cand: string) => {
+    const tryPath = (cand: string, via: FoundVia) => {
       const res = this.fs.resolve(cand);
       if (!res?.stat.isFile()) return undefined;
       let elf: ElfInfo;
@@ -249,12 +261,12 @@ class Resolver {
         throw e;
       }
       // open_verify: another class or machine is skipped ("skipping incompatible"), the search goes on.
-      return compatible(elf, ctx.main.elf) ? { path: cand, res, elf } : undefined;
+      return compatible(elf, ctx.main.elf) ? { path: cand, res, elf, via } : undefined;
     };
-    const tryDirs = (dirs: string[]) => {
+    const tryDirs = (dirs: string[], via: FoundVia) => {
       for (const d of dirs) {
         searched.push(d);
-        const hit = tryPath(d.replace(/\/+$/, '') + '/' + name);
+        const hit = tryPath(d.replace(/\/+$/, '') + '/' + name, via);
         if (hit) return hit;
       }
       return undefined;
@@ -262,36 +274,36 @@ class Resolver {
     if (name.includes('/')) {
       // A DT_NEEDED with a slash is a path (after DST expansion), not searched for; relative ones are taken from the root.
       const p = expandTokens(name, loader.origin, ctx);
-      const hit = p === undefined ? undefined : tryPath(absolute(p));
+      const hit = p === undefined ? undefined : tryPath(absolute(p), 'path');
       return hit ?? { searched: [p ?? name] };
     }
     if (!loader.elf.runpath) {
       let sawMain = false;
       for (let l: LoadedObject | undefined = loader; l; l = l.loader) {
         if (l === ctx.main) sawMain = true;
-        const hit = tryDirs(pathList(effectiveRpath(l.elf), l.origin, ctx));
+        const hit = tryDirs(pathList(effectiveRpath(l.elf), l.origin, ctx), 'rpath');
         if (hit) return hit;
       }
       if (!sawMain) {
-        const hit = tryDirs(pathList(effectiveRpath(ctx.main.elf), ctx.main.origin, ctx));
+        const hit = tryDirs(pathList(effectiveRpath(ctx.main.elf), ctx.main.origin, ctx), 'rpath');
         if (hit) return hit;
       }
     }
     if (loader.elf.runpath) {
-      const hit = tryDirs(pathList(loader.elf.runpath, loader.origin, ctx));
+      const hit = tryDirs(pathList(loader.elf.runpath, loader.origin, ctx), 'runpath');
       if (hit) return hit;
     }
     if (loader.elf.flags1 & DF_1_NODEFLIB) return { searched };
     if (this.index.source === 'cache') {
       searched.push('/etc/ld.so.cache');
       const cached = this.index.lookupCache(name, ctx.cacheFlags);
-      const hit = cached ? tryPath(cached) : undefined;
+      const hit = cached ? tryPath(cached, 'cache') : undefined;
       if (hit) return hit;
     } else if (this.index.source === 'ld.so.conf') {
-      const hit = tryDirs(this.index.confDirs);
+      const hit = tryDirs(this.index.confDirs, 'ld.so.conf');
       if (hit) return hit;
     }
-    return tryDirs(defaultDirs(ctx.libDir)) ?? { searched };
+    return tryDirs(ctx.defaults, 'default') ?? { searched };
   }
 
   private script(request: string, path: string, res: ResolvedPath, head: Buffer, depth: number): void {
@@ -324,7 +336,7 @@ class Resolver {
       symlinks: res.symlinks,
       perm: res.stat.mode & 0o7777,
       ...(elf && {
-        elf: { class: elf.class, machine: elf.machine, soname: elf.soname, needed: elf.needed, rpath: elf.rpath, runpath: elf.runpath, interpreter: elf.interpreter },
+        elf: { class: elf.class, machine: elf.machine, flags: elf.flags, soname: elf.soname, needed: elf.needed, rpath: elf.rpath, runpath: elf.runpath, interpreter: elf.interpreter },
       }),
     });
   }
@@ -333,6 +345,7 @@ class Resolver {
 interface SearchContext {
   main: LoadedObject;
   libDir: string;
+  defaults: string[];
   platform?: string;
   cacheFlags: number[];
 }

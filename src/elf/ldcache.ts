@@ -213,3 +213,63 @@ export function defaultDirs(libDir: string): string[] {
   if (libDir !== 'lib' && libDir !== 'lib64') dirs.push('/lib', '/usr/lib');
   return dirs;
 }
+
+/**
+ * glibc's _dl_cache_libcmp: runs of digits compare as numbers, so
+ * libfoo.so.10 sorts after libfoo.so.9. The cache is sorted in descending
+ * order of it, which is what ld.so's binary search expects.
+ */
+export function libcmp(a: string, b: string): number {
+  let i = 0;
+  let j = 0;
+  const digit = (c: number) => c >= 0x30 && c <= 0x39;
+  while (i < a.length) {
+    const ca = a.charCodeAt(i);
+    const cb = j < b.length ? b.charCodeAt(j) : 0;
+    if (digit(ca)) {
+      if (!digit(cb)) return 1;
+      let va = 0;
+      let vb = 0;
+      while (i < a.length && digit(a.charCodeAt(i))) va = va * 10 + a.charCodeAt(i++) - 0x30;
+      while (j < b.length && digit(b.charCodeAt(j))) vb = vb * 10 + b.charCodeAt(j++) - 0x30;
+      if (va !== vb) return va - vb;
+    } else if (digit(cb)) return -1;
+    else if (ca !== cb) return ca - cb;
+    else {
+      i++;
+      j++;
+    }
+  }
+  return 0 - (j < b.length ? b.charCodeAt(j) : 0);
+}
+
+/** Writes a new-format (glibc 2.32+) little-endian ld.so.cache holding `entries`, as ldconfig would. */
+export function formatLdCache(entries: Array<Pick<CacheEntry, 'key' | 'value' | 'flags'>>): Buffer {
+  const sorted = [...entries].sort((x, y) => libcmp(y.key, x.key) || x.flags - y.flags);
+  const strings: Buffer[] = [];
+  const offsets = new Map<string, number>();
+  let strPos = NEW_HEADER + sorted.length * NEW_ENTRY;
+  const str = (s: string) => {
+    let o = offsets.get(s);
+    if (o === undefined) {
+      o = strPos;
+      offsets.set(s, o);
+      const b = Buffer.from(s + '\0', 'latin1');
+      strings.push(b);
+      strPos += b.length;
+    }
+    return o;
+  };
+  const table = Buffer.alloc(NEW_HEADER + sorted.length * NEW_ENTRY);
+  sorted.forEach((e, i) => {
+    const o = NEW_HEADER + i * NEW_ENTRY;
+    table.writeInt32LE(e.flags, o);
+    table.writeUInt32LE(str(e.key), o + 4);
+    table.writeUInt32LE(str(e.value), o + 8);
+  });
+  table.write(NEW_MAGIC, 0, 'latin1');
+  table.writeUInt32LE(sorted.length, 20);
+  table.writeUInt32LE(strPos - (NEW_HEADER + sorted.length * NEW_ENTRY), 24);
+  table[28] = 2; // cache_file_new_flags_endian_little
+  return Buffer.concat([table, ...strings]);
+}

@@ -1,9 +1,9 @@
-import { closeSync, constants, copyFileSync, fchmodSync, fchownSync, lstatSync, mkdirSync, openSync, readlinkSync, realpathSync, renameSync, rmSync, symlinkSync, chmodSync } from 'node:fs';
+import { closeSync, constants, copyFileSync, fchmodSync, fchownSync, lstatSync, mkdirSync, openSync, readlinkSync, realpathSync, renameSync, rmSync, symlinkSync, chmodSync, writeFileSync, type Stats } from 'node:fs';
 import { posix, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { RdError, EXIT } from '../errors.js';
 import { resolveClosure, type Closure } from './closure.js';
-import { closureTree, checkDest, usrMergeLinks, type TreeEntry } from './tree.js';
+import { closureTree, checkDest, usrMergeLinks, loaderCache, type TreeEntry } from './tree.js';
 
 export interface MkrootOptions {
   /** Take programs and libraries from this root instead of the host's. */
@@ -41,6 +41,8 @@ export function mkroot(dir: string, specs: string[], opts: MkrootOptions = {}): 
     if (p.dest && found) programDests.set(found.path, p.dest);
   }
   const entries = closureTree(closure, { links: usrMergeLinks(closure.root), programDests });
+  const cache = loaderCache(closure);
+  if (cache) entries.push({ dest: '/etc', type: 'dir', perm: 0o755 }, cache);
   mkdirSync(dir, { recursive: true });
   const real = realpathSync(dir);
   if (real === '/' || real === closure.root) throw new RdError(`refusing to build a root in ${real}: it is the source root itself`, { file: dir }, EXIT.refused);
@@ -59,6 +61,12 @@ export function mkroot(dir: string, specs: string[], opts: MkrootOptions = {}): 
 export function writeTree(dir: string, entries: TreeEntry[]): void {
   const made = new Set<string>();
   const host = (dest: string) => join(dir, dest);
+  const refuse = (path: string, st: Stats, dest: string): never => {
+    if (st.isSymbolicLink()) {
+      throw new RdError(`${path} is a symlink (to ${readlinkSync(host(path))}) that was already there; refusing to write ${dest} through it`, { file: host(path) }, EXIT.refused);
+    }
+    throw new RdError(`${path} exists and is not a directory; cannot create ${dest}`, { file: host(path) }, EXIT.refused);
+  };
   const ensureParents = (dest: string) => {
     let cur = '/';
     for (const c of posix.dirname(dest).split('/').filter(Boolean)) {
@@ -66,9 +74,7 @@ export function writeTree(dir: string, entries: TreeEntry[]): void {
       if (made.has(cur)) continue;
       const st = lstatSync(host(cur), { throwIfNoEntry: false });
       if (!st) mkdirSync(host(cur), 0o755);
-      else if (st.isSymbolicLink()) {
-        throw new RdError(`${cur} is a symlink (to ${readlinkSync(host(cur))}) that was already there; refusing to write ${dest} through it`, { file: host(cur) }, EXIT.refused);
-      } else if (!st.isDirectory()) throw new RdError(`${cur} exists and is not a directory; cannot create ${dest}`, { file: host(cur) }, EXIT.refused);
+      else if (!st.isDirectory()) refuse(cur, st, dest);
       made.add(cur);
     }
   };
@@ -80,7 +86,7 @@ export function writeTree(dir: string, entries: TreeEntry[]): void {
     const st = lstatSync(p, { throwIfNoEntry: false });
     if (e.type === 'dir') {
       if (!st) mkdirSync(p);
-      else if (!st.isDirectory()) throw new RdError(`${dest} exists and is not a directory`, { file: p }, EXIT.refused);
+      else if (!st.isDirectory()) refuse(dest, st, dest);
       chmodSync(p, e.perm); // p is a directory we checked with lstat, not a link
       made.add(dest);
     } else if (e.type === 'symlink') {
@@ -89,30 +95,37 @@ export function writeTree(dir: string, entries: TreeEntry[]): void {
       symlinkSync(e.target!, p);
     } else {
       if (st?.isDirectory() || (st && !st.isFile() && !st.isSymbolicLink())) throw new RdError(`${dest} exists and is not a regular file`, { file: p }, EXIT.refused);
-      copyInto(e.hostPath!, p, e.perm);
+      copyInto(e, p);
     }
   }
 }
 
-function copyInto(src: string, dest: string, perm: number): void {
+function copyInto(e: TreeEntry, dest: string): void {
   const tmp = join(posix.dirname(dest), `.${posix.basename(dest)}.rdrescue-${randomBytes(4).toString('hex')}`);
-  // COPYFILE_EXCL opens with O_CREAT|O_EXCL, which fails on any existing name, symlinks included.
-  copyFileSync(src, tmp, constants.COPYFILE_EXCL);
+  // O_CREAT|O_EXCL (COPYFILE_EXCL too) fails on any existing name, symlinks included, so the temp name is ours.
+  if (e.data) {
+    const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+    try {
+      writeFileSync(fd, e.data);
+    } finally {
+      closeSync(fd);
+    }
+  } else copyFileSync(e.hostPath!, tmp, constants.COPYFILE_EXCL);
   try {
     const fd = openSync(tmp, constants.O_RDONLY | constants.O_NOFOLLOW);
     try {
-      if (process.getuid?.() === 0) {
-        const s = lstatSync(src);
+      if (e.hostPath && process.getuid?.() === 0) {
+        const s = lstatSync(e.hostPath);
         fchownSync(fd, s.uid, s.gid);
       }
       // chown clears setuid/setgid, so the mode goes on last.
-      fchmodSync(fd, perm);
+      fchmodSync(fd, e.perm);
     } finally {
       closeSync(fd);
     }
     renameSync(tmp, dest);
-  } catch (e) {
+  } catch (err) {
     rmSync(tmp, { force: true });
-    throw e;
+    throw err;
   }
 }

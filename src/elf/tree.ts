@@ -2,6 +2,7 @@ import { lstatSync } from 'node:fs';
 import { posix } from 'node:path';
 import { RdError, EXIT } from '../errors.js';
 import { RootFs } from './rootfs.js';
+import { acceptedCacheFlags, formatLdCache } from './ldcache.js';
 import type { Closure } from './closure.js';
 
 /** One thing to create in a target tree (a directory, an image segment), independent of how it is written. */
@@ -11,6 +12,8 @@ export interface TreeEntry {
   type: 'file' | 'symlink' | 'dir';
   /** For files: where to read the bytes on the host. */
   hostPath?: string;
+  /** For generated files (a loader cache): the bytes themselves, instead of hostPath. */
+  data?: Buffer;
   /** For symlinks: the link text. */
   target?: string;
   /** Permission bits including setuid/setgid/sticky (0o777 for symlinks). */
@@ -137,4 +140,28 @@ function comparePaths(a: string, b: string): number {
 
 function describe(e: TreeEntry): string {
   return e.type === 'symlink' ? `a symlink to ${e.target}` : e.type === 'file' ? `a copy of ${e.hostPath}` : 'a directory';
+}
+
+/**
+ * An /etc/ld.so.cache for the copied tree, when it needs one: ld.so reads
+ * only its cache (never ld.so.conf), so a library the source root found
+ * through its cache in a directory outside the loader's defaults (e.g.
+ * /usr/local/lib, /opt/x/lib listed in ld.so.conf.d) would not be found in
+ * the copy without it. Holds exactly the closure's cache-found libraries.
+ * Undefined when the default directories and RPATH/RUNPATH suffice.
+ */
+export function loaderCache(closure: Closure): TreeEntry | undefined {
+  const byPath = new Map(closure.files.map((f) => [f.path, f]));
+  const entries = new Map<string, { key: string; value: string; flags: number }>();
+  let needed = false;
+  for (const p of closure.programs) {
+    for (const l of p.libraries) {
+      const f = l.path ? byPath.get(l.path) : undefined;
+      if (!f?.elf || (l.via !== 'cache' && l.via !== 'ld.so.conf')) continue;
+      if (!l.defaultDir) needed = true;
+      const flags = acceptedCacheFlags(f.elf)[0];
+      entries.set(`${l.name}\0${flags}`, { key: l.name, value: l.path!, flags });
+    }
+  }
+  return needed ? { dest: '/etc/ld.so.cache', type: 'file', data: formatLdCache([...entries.values()]), perm: 0o644 } : undefined;
 }

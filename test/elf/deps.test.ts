@@ -1,4 +1,4 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, lstatSync, openSync, readSync, closeSync, readdirSync, readFileSync, realpathSync, mkdirSync, symlinkSync, writeFileSync, unlinkSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,7 +9,7 @@ import { rdrescue } from '../helpers/cli.js';
 import { cc, gccCanM32, ldd, scratch, type LddResult } from './build.js';
 
 /** Checks a program's closure against ldd: the same "name => path" strings, and the same set of real files loaded. */
-function sameAsLdd(t: Tap.Test, file: string, c: Closure, oracle: LddResult): void {
+function sameAsLdd(t: Test, file: string, c: Closure, oracle: LddResult): void {
   const p = c.programs[0];
   if (oracle.kind === 'not dynamic') {
     t.equal(p.linkage, 'static', `${file}: ldd says not dynamic`);
