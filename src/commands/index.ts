@@ -5,6 +5,7 @@ import { register as cat } from './cat.js';
 import { register as extract } from './extract.js';
 import { register as repack } from './repack.js';
 import { register as add } from './add.js';
+import { register as diff } from './diff.js';
 import { register as deps } from './deps.js';
 import { register as mkroot } from './mkroot.js';
 import { register as sandbox } from './sandbox.js';
@@ -17,12 +18,13 @@ import { register as relabel } from './relabel.js';
 import { register as fstab } from './fstab.js';
 import { register as status } from './status.js';
 import { register as hash } from './hash.js';
+import { register as inject } from './inject.js';
 
 /**
  * Every subcommand lives in its own file and registers itself here, so the
  * order of `rdrescue --help` is the order of this list.
  */
-const registrations: Array<(program: Command) => void> = [info, ls, cat, extract, repack, add, deps, mkroot, sandbox, env, remount, chroot, passwd, unlock, relabel, fstab, status, hash];
+const registrations: Array<(program: Command) => void> = [info, ls, cat, extract, repack, add, diff, deps, mkroot, sandbox, env, remount, chroot, passwd, unlock, relabel, fstab, status, hash, inject];
 
 export function registerAll(program: Command): void {
   for (const r of registrations) r(program);

@@ -4,10 +4,12 @@ import { RdError, EXIT } from '../errors.js';
 
 /**
  * postject flips the fuse's last character from 0 to 1 when it injects the
- * blob, so this string exists only in a finished single executable (the
- * plain node binary carries the :0 form).
+ * blob, so `NODE_SEA_FUSE_<hash>:1` exists only in a finished single
+ * executable (the plain node binary carries the :0 form). Spelled in hex:
+ * the bundle is embedded in the executable, and postject refuses to build
+ * one in which the fuse's text appears twice.
  */
-const SEA_FUSE_ON = Buffer.from('NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2:1');
+const SEA_FUSE_ON = Buffer.from('4e4f44455f5345415f465553455f66636536383061623263633436376236653037326238623564663139393662323a31', 'hex');
 
 function isSea(): boolean {
   // node:sea and getBuiltinModule exist from Node 20.16; older runtimes are never the executable.

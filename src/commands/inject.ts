@@ -1,0 +1,49 @@
+import type { Command } from 'commander';
+import { inject, stage } from '../exe/inject.js';
+import { COMPRESS_CHOICES, parseCompression } from '../write/options.js';
+import { RdError, EXIT } from '../errors.js';
+import { intOption, printJson } from './common.js';
+
+const MiB = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
+
+export function register(program: Command): void {
+  program
+    .command('inject')
+    .description(
+      'append a segment that makes `rdrescue` runnable in the image\'s rescue shell (rd.break, break=bottom): ' +
+        'the single executable with its own loader and libraries in /usr/lib/rdrescue, and the launcher /usr/bin/rdrescue; ' +
+        'the image\'s own files are left as they are',
+    )
+    .argument('[image]', 'the initramfs to extend')
+    .option('-o, --output <file>', 'where to write the new image (may equal IMAGE; written to a temporary file, then renamed)')
+    .option('--compress <method>', `compression of the new segment: ${COMPRESS_CHOICES.join(', ')} (the kernel must support it; none works everywhere)`, 'none')
+    .option('--level <n>', 'compression level')
+    .option('--exe <path>', 'the rdrescue single executable to carry (default: this one, or dist/rdrescue next to the bundle)')
+    .option('--stage <dir>', 'instead of appending, write the same files into DIR, an initramfs build tree (used by the dracut and initramfs-tools hooks)')
+    .option('--json', 'print the report as JSON')
+    .action(async (image: string | undefined, o: { output?: string; compress?: string; level?: string; exe?: string; stage?: string; json?: boolean }) => {
+      if (o.stage !== undefined) {
+        if (image !== undefined || o.output !== undefined) throw new RdError('--stage writes into a directory: give no IMAGE and no -o', {}, EXIT.usage);
+        const p = stage(o.stage, { exe: o.exe });
+        if (o.json) printJson({ dir: o.stage, exe: p.exe, files: p.files.map((f) => '/' + f.name), payloadBytes: p.bytes });
+        return;
+      }
+      if (image === undefined) throw new RdError('missing IMAGE (or --stage DIR)', {}, EXIT.usage);
+      if (o.output === undefined) throw new RdError('missing -o OUT: where to write the new image', {}, EXIT.usage);
+      const compress = parseCompression(o.compress ?? 'none');
+      const r = await inject(image, o.output, {
+        exe: o.exe,
+        compress,
+        level: o.level === undefined ? undefined : intOption('--level', o.level),
+        onWarning: (m) => process.stderr.write(`rdrescue: warning: ${m}\n`),
+      });
+      if (o.json) {
+        printJson(r);
+        return;
+      }
+      process.stdout.write(
+        `${r.out}: added ${r.files.length} files (${MiB(r.payloadBytes)} uncompressed): ${MiB(r.originalBytes)} -> ${MiB(r.newBytes)}, grew by ${MiB(r.grewBy)} (${r.grewBy} bytes)\n` +
+          `in the rescue shell run: rdrescue --help\n`,
+      );
+    });
+}
