@@ -36,13 +36,12 @@ export interface Payload {
  * nothing is put into their environment's LD_LIBRARY_PATH.
  * Under an explicit loader process.execPath is the loader, hence RDRESCUE_EXE.
  */
-function launcher(loader: string | undefined): Buffer {
-  const exe = `/${PRIVATE_DIR}/rdrescue`;
-  const run = loader
-    ? `exec /${PRIVATE_DIR}/lib/${loader} --inhibit-cache --library-path /${PRIVATE_DIR}/lib "$RDRESCUE_EXE" "$@"`
-    : 'exec "$RDRESCUE_EXE" "$@"';
+function launcher(loader: string): Buffer {
   return Buffer.from(
-    `#!/bin/sh\n# Added by rdrescue: runs its private copy with its own loader and libraries;\n# the image's own libraries are neither used nor replaced.\nRDRESCUE_EXE=${exe}\nexport RDRESCUE_EXE\n${run}\n`,
+    '#!/bin/sh\n' +
+      "# Added by rdrescue: runs its private copy with its own loader and libraries;\n# the image's own libraries are neither used nor replaced.\n" +
+      `RDRESCUE_EXE=/${PRIVATE_DIR}/rdrescue\nexport RDRESCUE_EXE\n` +
+      `exec /${PRIVATE_DIR}/lib/${loader} --inhibit-cache --library-path /${PRIVATE_DIR}/lib "$RDRESCUE_EXE" "$@"\n`,
   );
 }
 
@@ -54,12 +53,14 @@ export function buildPayload(exe: string): Payload {
   for (const f of closure.files) {
     const size = statSync(f.hostPath).size;
     if (f.kind === 'program') {
-      files.push({ name: `${PRIVATE_DIR}/rdrescue`, role: 'executable', perm: 0o755, size, hostPath: f.hostPath });
+      // Not executable on purpose: only the loader runs it (which needs read access only), and dracut
+      // strips every executable file in the image, which destroys the blob postject put into the executable.
+      files.push({ name: `${PRIVATE_DIR}/rdrescue`, role: 'executable', perm: 0o644, size, hostPath: f.hostPath });
     } else {
       // Stored under the name ld.so looks for (the DT_NEEDED name or PT_INTERP basename), with the bytes of the real file.
       const name = basename(f.path);
       if (f.kind === 'interpreter') loader = name;
-      files.push({ name: `${PRIVATE_DIR}/lib/${name}`, role: f.kind === 'interpreter' ? 'loader' : 'library', perm: 0o755, size, hostPath: f.hostPath });
+      files.push({ name: `${PRIVATE_DIR}/lib/${name}`, role: f.kind === 'interpreter' ? 'loader' : 'library', perm: f.kind === 'interpreter' ? 0o755 : 0o644, size, hostPath: f.hostPath });
     }
   }
   const names = new Set<string>();
@@ -67,9 +68,10 @@ export function buildPayload(exe: string): Payload {
     if (names.has(f.name)) throw new RdError(`two libraries of ${exe} share the name ${basename(f.name)}; cannot place both in ${PRIVATE_DIR}/lib`, {}, EXIT.failure);
     names.add(f.name);
   }
+  if (!loader) throw new RdError('has no ELF interpreter (PT_INTERP): the rdrescue executable is a dynamically linked Node binary', { file: exe }, EXIT.usage);
   const content = launcher(loader);
   files.push({ name: LAUNCHER, role: 'launcher', perm: 0o755, size: content.length, content });
-  const dirs = ['usr', 'usr/bin', 'usr/lib', PRIVATE_DIR, ...(loader ? [`${PRIVATE_DIR}/lib`] : [])];
+  const dirs = ['usr', 'usr/bin', 'usr/lib', PRIVATE_DIR, `${PRIVATE_DIR}/lib`];
   return { exe, dirs, files, bytes: files.reduce((n, f) => n + f.size, 0) };
 }
 

@@ -1,0 +1,56 @@
+import t, { type Test } from 'tap';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { VERSION } from '../../src/version.js';
+import { buildDracut, buildInitramfsTools } from '../vm/initramfs.js';
+import { installedKernel } from '../vm/kernel.js';
+import { run } from '../vm/run.js';
+import { ensureSea } from '../vm/sea.js';
+
+// Real dracut and mkinitramfs runs with the hooks from initramfs-hooks/,
+// unpacked by the distribution's own unmkinitramfs: rdrescue must be inside
+// and run from there.
+const SEA = ensureSea();
+const { kver } = installedKernel();
+const work = mkdtempSync(join(tmpdir(), 'rdrescue-hooks-'));
+t.teardown(() => rmSync(work, { recursive: true, force: true }));
+
+/** unmkinitramfs puts a single archive straight into DIR, several into early*, main. */
+function unpacked(img: string, dir: string): string {
+  run('unmkinitramfs', [img, dir]);
+  return existsSync(join(dir, 'main')) ? join(dir, 'main') : dir;
+}
+
+/** dracut --no-compress without microcode is one plain archive (unmkinitramfs misreads large ones). */
+function unpackedCpio(img: string, dir: string): string {
+  mkdirSync(dir);
+  run('sh', ['-c', 'cpio -idm --quiet --no-absolute-filenames < "$1"', 'sh', img], { cwd: dir });
+  return dir;
+}
+
+function checkTree(t: Test, tree: string, what: string): void {
+  const libc = join(tree, 'usr/lib/rdrescue/lib/libc.so.6');
+  t.ok(existsSync(libc), `${what}: private libc`);
+  t.ok(readdirSync(join(tree, 'usr/lib/rdrescue/lib')).includes('libstdc++.so.6'), `${what}: private libstdc++`);
+  t.ok(['usr/sbin/chroot', 'usr/bin/chroot', 'sbin/chroot', 'bin/chroot'].some((p) => existsSync(join(tree, p))), `${what}: chroot is in the image`);
+  const r = spawnSync('chroot', [tree, '/usr/bin/rdrescue', '--version'], { encoding: 'utf8' });
+  t.equal(r.stdout.trim(), VERSION, `${what}: chroot TREE /usr/bin/rdrescue --version (${r.stderr.trim()})`);
+  const help = spawnSync('chroot', [tree, '/usr/bin/rdrescue', 'passwd', '--help'], { encoding: 'utf8' });
+  t.match(help.stdout, /password-stdin/, `${what}: the rescue commands are there`);
+}
+
+t.test('dracut module 95rdrescue puts a working rdrescue and chroot into the image', async (t) => {
+  const img = join(work, 'dracut.img');
+  buildDracut(kver, img, { hookExe: SEA });
+  checkTree(t, unpackedCpio(img, join(work, 'dracut')), 'dracut');
+});
+
+t.test('initramfs-tools hook puts a working rdrescue into the image', async (t) => {
+  const img = join(work, 'itools.img');
+  buildInitramfsTools(kver, img, { hookExe: SEA });
+  const tree = unpacked(img, join(work, 'itools'));
+  checkTree(t, tree, 'initramfs-tools');
+  t.same(readFileSync(join(tree, 'usr/lib/rdrescue/rdrescue')).length, readFileSync(SEA).length, 'the executable is the one given');
+});
