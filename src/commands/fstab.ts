@@ -25,7 +25,7 @@ export function register(program: Command): void {
       return `${String(e.line).padStart(3)}  ${e.mountPoint.padEnd(16)} ${e.fsType.padEnd(6)} ${e.spec}  ${state}${e.problems.length ? `: ${e.problems.join('; ')}` : ''}`;
     });
     const bad = entries.filter((e) => e.blocksBoot);
-    if (bad.length) lines.push(`${bad.length} entr${bad.length === 1 ? 'y' : 'ies'} would stop the boot; fix with: ${bad.map((e) => `rdrescue fstab --nofail ${e.mountPoint}`).join(', ')} (or --disable)`);
+    if (bad.length) lines.push(`${bad.length} entr${bad.length === 1 ? 'y' : 'ies'} would stop the boot; fix with: ${bad.map((e) => `rdrescue fstab --nofail ${e.mountPoint.startsWith('/') ? e.mountPoint : e.spec}`).join(', ')} (or --disable)`);
     process.stdout.write(lines.join('\n') + '\n');
   });
 }

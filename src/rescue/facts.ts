@@ -54,7 +54,7 @@ export function initSystem(root: string): string | undefined {
     let chain = rel;
     const path = resolveInRoot(root, rel);
     try {
-      lstatSync(path);
+      lstatSync(resolveInRoot(root, rel, false)); // a dangling link still names the init system
     } catch {
       continue;
     }

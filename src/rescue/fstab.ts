@@ -157,7 +157,9 @@ export function fstabCheck(root: string, opts: FstabCheckOptions = {}): FstabEnt
 /** The one active line mounting `mountPoint` (or none when it is already commented out). */
 function findLine(lines: RawLine[], mountPoint: string, path: string): number | undefined {
   const want = mountPoint.length > 1 ? mountPoint.replace(/\/+$/, '') : mountPoint;
-  const hits = lines.flatMap((l, i) => (l.fields.length >= 2 && unescapeOctal(field(l, 1)).replace(/(.)\/+$/, '$1') === want ? [i] : []));
+  // swap has no mount point ("none"), so an entry may also be named by its device
+  const byMountPoint = want === 'none' || want === 'swap' ? [] : lines.flatMap((l, i) => (l.fields.length >= 2 && unescapeOctal(field(l, 1)).replace(/(.)\/+$/, '$1') === want ? [i] : []));
+  const hits = byMountPoint.length ? byMountPoint : lines.flatMap((l, i) => (l.fields.length >= 2 && unescapeOctal(field(l, 0)) === mountPoint ? [i] : []));
   if (hits.length > 1) throw new RdError(`${mountPoint} is mounted by ${hits.length} lines (${hits.map((i) => i + 1).join(', ')}); edit it by hand`, { file: path }, EXIT.badInput);
   return hits[0];
 }
@@ -165,7 +167,7 @@ function findLine(lines: RawLine[], mountPoint: string, path: string): number | 
 function isCommentedOut(lines: RawLine[], mountPoint: string): boolean {
   return lines.some((l) => {
     const m = /^\s*#\s*(\S+)\s+(\S+)/.exec(l.text);
-    return m !== null && unescapeOctal(m[2]) === mountPoint;
+    return m !== null && (unescapeOctal(m[2]) === mountPoint || unescapeOctal(m[1]) === mountPoint);
   });
 }
 

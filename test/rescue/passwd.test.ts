@@ -42,7 +42,7 @@ t.test('passwd on a RHEL-like root at rd.break: remounts, hashes, keeps the rest
   t.notOk(existsSync(join(r.mnt, 'etc/shadow+')), 'no temporary file left');
   const log = readFileSync(join(r.mnt, 'var/log/rdrescue.log'), 'utf8');
   t.notOk(log.includes(NEW), 'the journal never holds the password');
-  t.notOk(log.includes(hash) || log.includes('$6$fixture'), 'nor a hash, new or old');
+  t.notMatch(log, /\$6\$[./0-9A-Za-z]|\$y\$/, 'nor a hash, new or old');
   t.notOk(res.stdout.includes(NEW) || res.stderr.includes(NEW) || res.stdout.includes(hash), 'nor does the output');
   const st2 = rdrescue(['status', '--root', r.mnt]);
   t.match(st2.stdout, /1 .* passwd root/);
