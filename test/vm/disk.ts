@@ -5,18 +5,23 @@ import { run } from './run.js';
 
 /** The locked-out server: its root password is this, and nobody remembers it. */
 export const OLD_ROOT_PASSWORD = 'old-root-pw';
-// Fixed salts keep the disk image, and so its cache key, reproducible.
-const ROOT_HASH = run('mkpasswd', ['-m', 'sha-512', '-S', 'rootsalt12345678', OLD_ROOT_PASSWORD]).trim();
-const ALICE_HASH = run('mkpasswd', ['-m', 'sha-512', '-S', 'alicesalt1234567', 'alice-pw']).trim();
+let shadowLines: string[] | undefined;
 
-/** Every account but root must come through the rescue byte for byte. */
-export const SHADOW = [
-  `root:${ROOT_HASH}:19000:0:99999:7:::`,
-  'daemon:*:19000:0:99999:7:::',
-  `alice:${ALICE_HASH}:19000:0:99999:7:::`,
-  `bob:!${ALICE_HASH}:19000:0:99999:7:::`,
-  'nobody:*:19000:0:99999:7:::',
-];
+/** Every account but root must come through the rescue byte for byte. Computed on first use, so a missing mkpasswd is reported as a skip, not a crash. */
+export function shadow(): string[] {
+  if (shadowLines) return shadowLines;
+  // Fixed salts keep the disk image, and so its cache key, reproducible.
+  const rootHash = run('mkpasswd', ['-m', 'sha-512', '-S', 'rootsalt12345678', OLD_ROOT_PASSWORD]).trim();
+  const aliceHash = run('mkpasswd', ['-m', 'sha-512', '-S', 'alicesalt1234567', 'alice-pw']).trim();
+  shadowLines = [
+    `root:${rootHash}:19000:0:99999:7:::`,
+    'daemon:*:19000:0:99999:7:::',
+    `alice:${aliceHash}:19000:0:99999:7:::`,
+    `bob:!${aliceHash}:19000:0:99999:7:::`,
+    'nobody:*:19000:0:99999:7:::',
+  ];
+  return shadowLines;
+}
 
 const PASSWD = [
   'root:x:0:0:root:/root:/bin/sh',
@@ -72,7 +77,7 @@ export function buildRootTree(root: string): void {
   }
   file(root, 'sbin/init', INIT, 0o755);
   file(root, 'etc/passwd', PASSWD.join('\n') + '\n');
-  file(root, 'etc/shadow', SHADOW.join('\n') + '\n', 0o640);
+  file(root, 'etc/shadow', shadow().join('\n') + '\n', 0o640);
   file(root, 'etc/group', 'root:x:0:\ndaemon:x:1:\nshadow:x:42:\nalice:x:1000:\nbob:x:1001:\nnogroup:x:65534:\n');
   file(root, 'etc/hostname', 'locked-out\n');
   file(root, 'etc/fstab', '# <file system> <mount point> <type> <options> <dump> <pass>\nLABEL=root / ext4 defaults 0 1\nproc /proc proc defaults 0 0\n');

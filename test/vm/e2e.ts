@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { CACHE_DIR, cacheKey, cached } from './cache.js';
-import { baseDisk, copyDisk, OLD_ROOT_PASSWORD, SHADOW } from './disk.js';
+import { baseDisk, copyDisk, OLD_ROOT_PASSWORD, shadow as shadowLines } from './disk.js';
 import { buildDracut, buildInitramfsTools } from './initramfs.js';
 import { chooseAccel, installedKernel, pvhVmlinux, type Accel } from './kernel.js';
 import { missingTools, run, seconds } from './run.js';
@@ -53,7 +53,7 @@ interface Flavor {
 async function rescue(f: Flavor, env: { accel: Accel; vmlinux: string; baseDisk: string; work: string }): Promise<void> {
   const disk = join(env.work, `${f.name}-disk.img`);
   copyDisk(env.baseDisk, disk);
-  const base = 'root=/dev/vda ro console=ttyS0 panic=-1';
+  const base = 'root=/dev/vda ro console=ttyS0';
 
   // 1. Boot into the break shell and type the one command.
   let t = Date.now();
@@ -84,7 +84,7 @@ async function rescue(f: Flavor, env: { accel: Accel; vmlinux: string; baseDisk:
   const rootHash = lines.find((l) => l.startsWith('root:'))?.split(':')[1] ?? '';
   check(`${f.name}: the new root password verifies with the system's crypt`, cryptVerifies(NEW_ROOT_PASSWORD, rootHash), `root hash: ${rootHash}`);
   check(`${f.name}: the old root password no longer verifies`, rootHash !== '' && !cryptVerifies(OLD_ROOT_PASSWORD, rootHash));
-  check(`${f.name}: every other account is unchanged, in order`, JSON.stringify(lines.filter((l) => !l.startsWith('root:'))) === JSON.stringify(SHADOW.slice(1)), shadow);
+  check(`${f.name}: every other account is unchanged, in order`, JSON.stringify(lines.filter((l) => !l.startsWith('root:'))) === JSON.stringify(shadowLines().slice(1)), shadow);
   const relabel = debugfs(disk, 'stat /.autorelabel');
   check(`${f.name}: /.autorelabel exists (SELinux is enforcing on the target)`, /Inode:\s*\d+/.test(relabel.out), relabel.err);
 
