@@ -81,7 +81,7 @@ export interface ClosureOptions {
 /** The PATH used inside a root other than the host's, whose own $PATH we cannot know. */
 export const STANDARD_PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
 
-/** glibc's standard interpreter per ABI, used for $LIB when the object itself has no PT_INTERP (a library). */
+/** glibc's standard loader per ABI: what ldd loads a library (no PT_INTERP) with, and where $LIB is derived from. */
 const STANDARD_INTERP: Record<string, string> = {
   '62/64': '/lib64/ld-linux-x86-64.so.2',
   '62/32': '/libx32/ld-linux-x32.so.2',
@@ -198,17 +198,25 @@ class Resolver {
     // The kernel hands ld.so the program by its real path (/proc/self/exe), which is what $ORIGIN means for it.
     const main: LoadedObject = { path, elf, names: new Set(), realPath: res.path, origin: posix.dirname(res.path) };
     const loaded: LoadedObject[] = [main];
+    // A library has no PT_INTERP; like ldd (RTLDLIST), load it with the standard loader of its ABI when the root has one.
     const interpPath = elf.interpreter ?? STANDARD_INTERP[`${elf.machine}/${elf.class}`];
     const interpRes = interpPath ? this.fs.resolve(interpPath) : undefined;
-    if (elf.interpreter) {
-      if (!interpRes?.stat.isFile()) {
-        throw new RdError(`interpreter ${elf.interpreter} (PT_INTERP) not found${this.fs.dir === '/' ? '' : ` under root ${this.fs.dir}`}`, { file: path }, EXIT.failure);
-      }
-      const ielf = readElf(interpRes.hostPath, elf.interpreter);
-      this.add(elf.interpreter, interpRes, 'interpreter', ielf);
-      deps.interpreter = elf.interpreter;
-      // ld.so is mapped before any library, under its PT_INTERP path and its soname: a DT_NEEDED of ld-linux-x86-64.so.2 finds it already loaded.
-      loaded.push({ path: elf.interpreter, elf: ielf, names: new Set(ielf.soname ? [ielf.soname] : []), realPath: interpRes.path, origin: posix.dirname(elf.interpreter) });
+    if (elf.interpreter && !interpRes?.stat.isFile()) {
+      throw new RdError(`interpreter ${elf.interpreter} (PT_INTERP) not found${this.fs.dir === '/' ? '' : ` under root ${this.fs.dir}`}`, { file: path }, EXIT.failure);
+    }
+    const ielf = interpPath && interpRes?.stat.isFile() ? readElfIfCompatible(interpRes.hostPath, interpPath, elf, !!elf.interpreter) : undefined;
+    let rtld: LoadedObject | undefined;
+    const useRtld = () => {
+      if (!rtld || deps.interpreter) return;
+      this.add(rtld.path, interpRes!, 'interpreter', rtld.elf);
+      deps.interpreter = rtld.path;
+    };
+    if (interpPath && interpRes && ielf) {
+      // ld.so is mapped before any library, under its path and its soname: a DT_NEEDED of ld-linux-x86-64.so.2 finds it already loaded.
+      rtld = { path: interpPath, elf: ielf, names: new Set(ielf.soname ? [ielf.soname] : []), realPath: interpRes.path, origin: posix.dirname(interpPath) };
+      loaded.push(rtld);
+      // A program needs its PT_INTERP to start at all; a library needs the loader only if something names it (as ldd shows it).
+      if (elf.interpreter) useRtld();
     }
     const libDir = libDirOf(elf, interpRes, this.fs);
     const ctx: SearchContext = {
@@ -223,9 +231,14 @@ class Resolver {
     for (let i = 0; i < loaded.length; i++) {
       const obj = loaded[i];
       // ld.so is self-contained: the loader never searches for dependencies of its own.
-      if (obj !== main && obj.path === elf.interpreter) continue;
+      if (obj === rtld) continue;
       for (const name of obj.elf.needed) {
-        if (notFound.has(name) || loaded.some((o) => o.names.has(name) || o.path === name)) continue;
+        if (notFound.has(name)) continue;
+        const already = loaded.find((o) => o.names.has(name) || o.path === name);
+        if (already) {
+          if (already === rtld) useRtld();
+          continue;
+        }
         const found = this.search(name, obj, ctx);
         if ('searched' in found) {
           notFound.add(name);
@@ -391,6 +404,17 @@ function libDirOf(elf: ElfInfo, interp: ResolvedPath | undefined, fs: RootFs): s
   const t = triplet[`${elf.machine}/${elf.class}`];
   if (t && fs.resolve(`/usr/lib/${t}`)) return `lib/${t}`;
   return elf.class === 64 && fs.resolve('/usr/lib64') ? 'lib64' : 'lib';
+}
+
+/** The loader's ELF facts; for the standard loader picked for a library, undefined unless it matches the library's ABI. */
+function readElfIfCompatible(hostPath: string, name: string, forElf: ElfInfo, required: boolean): ElfInfo | undefined {
+  try {
+    const e = readElf(hostPath, name);
+    return required || compatible(e, forElf) ? e : undefined;
+  } catch (err) {
+    if (!required && err instanceof FormatError) return undefined;
+    throw err;
+  }
 }
 
 function absolute(p: string): string {

@@ -8,7 +8,7 @@ import { RdError } from '../../src/errors.js';
 import { rdrescue } from '../helpers/cli.js';
 import { cc, gccCanM32, ldd, scratch, type LddResult } from './build.js';
 
-/** Checks a program's closure against ldd: the same "name => path" strings, and the same set of real files loaded. */
+/** Checks a program's closure against ldd: the same "name => path" strings and loader line, and the same set of real files loaded. */
 function sameAsLdd(t: Test, file: string, c: Closure, oracle: LddResult): void {
   const p = c.programs[0];
   if (oracle.kind === 'not dynamic') {
@@ -22,8 +22,11 @@ function sameAsLdd(t: Test, file: string, c: Closure, oracle: LddResult): void {
   const ours = new Map(p.libraries.map((l) => [l.name, l.path]));
   const diffs: string[] = [];
   for (const [name, path] of oracle.libs) if (ours.get(name) !== path) diffs.push(`${name}: ldd ${path ?? 'not found'}, deps ${ours.get(name) ?? 'absent'}`);
+  // ldd names the loader only when some object needs it by name; a program's PT_INTERP is needed regardless, so deps keeps it.
+  if (c.files[0].elf?.interpreter) t.ok(oracle.bare.length === 0 || (oracle.bare.length === 1 && oracle.bare[0] === p.interpreter), `${file}: the same loader`);
+  else t.same(oracle.bare, p.interpreter ? [p.interpreter] : [], `${file}: the same loader line`);
   const real = (p: string) => realpathSync(p);
-  const lddSet = new Set([...[...oracle.libs.values()].filter((x): x is string => !!x), ...oracle.bare].map(real));
+  const lddSet = new Set([...[...oracle.libs.values()].filter((x): x is string => !!x), ...oracle.bare, ...(p.interpreter ? [p.interpreter] : [])].map(real));
   const ourSet = new Set([...p.libraries.map((l) => l.path).filter((x): x is string => !!x), ...(p.interpreter ? [p.interpreter] : [])].map(real));
   for (const x of lddSet) if (!ourSet.has(x)) diffs.push(`only ldd loads ${x}`);
   for (const x of ourSet) if (!lddSet.has(x)) diffs.push(`only deps loads ${x}`);

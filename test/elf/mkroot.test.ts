@@ -129,6 +129,14 @@ t.test('--root: resolve inside another root, by ld.so.conf when it has no cache,
   t.same(byCache.programs[0].libraries.map((l) => l.path), byConf.programs[0].libraries.map((l) => l.path));
   t.equal(chroot(src, '/usr/bin/app').stdout, 'foo=42\n');
 
+  // The root's own loader in trace mode (it maps, never runs, the program) is the --root oracle.
+  for (const f of ['/usr/bin/app', '/usr/bin/bash', '/opt/priv/libfoo.so', '/lib/x86_64-linux-gnu/libtinfo.so.6']) {
+    const list = chroot(src, '/lib64/ld-linux-x86-64.so.2', '--list', f).stdout;
+    const want = list.split('\n').filter((l) => l && !/linux-vdso/.test(l)).map((l) => l.trim().replace(/ \(0x[0-9a-f]+\)$/, '')).sort();
+    const got = rdrescue(['deps', '--root', src, f]).stdout.split('\n').filter(Boolean).map((l) => l.trim()).sort();
+    t.same(got, want, `deps --root ${f} equals the root's ld.so --list`);
+  }
+
   const r = rdrescue(['deps', '--root', src, 'app']);
   t.equal(r.status, 0, r.stderr);
   t.match(r.stdout, /libfoo\.so => \/opt\/priv\/libfoo\.so/);
