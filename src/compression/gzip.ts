@@ -48,13 +48,11 @@ export const decodeGzip: Decoder = async function* (input, opts) {
     await src.need(2);
     src.skip(2);
   }
-  const dataStart = src.offset;
   let crc = 0;
   const driver = new ZlibDriver(zlib.createInflateRaw({ chunkSize: 256 * 1024 }), sink, (d) => {
     crc = crc32(d, crc);
   });
-  const corrupt = (e: unknown) =>
-    new FormatError(`corrupt gzip data: ${(e as Error).message}`, { offset: dataStart + driver.consumed });
+  const corrupt = (e: unknown, at: number) => new FormatError(`corrupt gzip data: ${(e as Error).message}`, { offset: at });
   yield* pumpUntilEnd(src, driver, sink, SLICE, corrupt);
   const rest = sink.take();
   if (rest.length) yield rest;

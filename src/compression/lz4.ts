@@ -1,6 +1,6 @@
 import { FormatError } from '../errors.js';
 import { pipeProgram } from './pipe.js';
-import { OutputSink } from './sink.js';
+import { OUTPUT_CHUNK, OutputSink } from './sink.js';
 import { ByteSource } from './source.js';
 import type { Decoder, Encoder } from './types.js';
 
@@ -92,7 +92,9 @@ export const decodeLz4: Decoder = async function* (input, opts) {
       throw new FormatError(`bad lz4 block length ${len} (a member following lz4 data must be preceded by zero padding)`, { offset: at });
     }
     src.skip(4);
-    await src.need(len);
+    if (!(await src.fill(len))) {
+      throw new FormatError(`truncated lz4 data: block of ${len} bytes runs past the end of the input (or a member follows without zero padding)`, { offset: at });
+    }
     let n: number;
     try {
       n = lz4DecodeBlock(src.take(len), work);
@@ -100,8 +102,10 @@ export const decodeLz4: Decoder = async function* (input, opts) {
       if (e instanceof Lz4Error) throw new FormatError(`corrupt lz4 block: ${e.message}`, { offset: at });
       throw e;
     }
-    sink.push(Buffer.from(work.subarray(0, n)));
-    if (sink.ready) yield sink.take();
+    for (let o = 0; o < n; o += OUTPUT_CHUNK) {
+      sink.push(Buffer.from(work.subarray(o, Math.min(n, o + OUTPUT_CHUNK))));
+      if (sink.ready) yield sink.take();
+    }
   }
   const rest = sink.take();
   if (rest.length) yield rest;

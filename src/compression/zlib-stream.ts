@@ -38,11 +38,6 @@ export class ZlibDriver {
     return this.ended;
   }
 
-  /** Input bytes the decompressor used. */
-  get consumed(): number {
-    return this.stream.bytesWritten;
-  }
-
   /** Bytes written but not used (past the end of the compressed stream). */
   get unused(): number {
     return this.fed - this.stream.bytesWritten;
@@ -50,7 +45,17 @@ export class ZlibDriver {
 
   async write(slice: Buffer, describe: (e: unknown) => FormatError): Promise<void> {
     this.fed += slice.length;
-    await new Promise<void>((resolve) => this.stream.write(slice, () => resolve()));
+    await new Promise<void>((resolve) => {
+      // On a data error zlib emits 'error' and may never call the write callback.
+      const done = () => {
+        this.stream.off('error', done);
+        this.stream.off('close', done);
+        resolve();
+      };
+      this.stream.once('error', done);
+      this.stream.once('close', done);
+      this.stream.write(slice, done);
+    });
     this.check(describe);
   }
 
@@ -85,7 +90,7 @@ export async function* pumpUntilEnd(
   driver: ZlibDriver,
   sink: OutputSink,
   slice: number,
-  describe: (e: unknown) => FormatError,
+  describe: (e: unknown, at: number) => FormatError,
 ): AsyncGenerator<Buffer, void, undefined> {
   try {
     while (!driver.done) {
@@ -95,8 +100,10 @@ export async function* pumpUntilEnd(
         if (!driver.done) throw src.truncated();
         break;
       }
+      // zlib does not say where in a slice it failed: errors name the slice start.
+      const at = src.offset;
       const part = src.take(Math.min(slice, src.available));
-      await driver.write(part, describe);
+      await driver.write(part, (e) => describe(e, at));
       if (sink.ready) yield sink.take();
     }
     src.rewind(driver.unused);
