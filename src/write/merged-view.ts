@@ -23,11 +23,15 @@ export interface ViewEntry {
   sha256?: string;
   /** Segment the winning entry came from. */
   segment: number;
+  /** The content, for paths listed in `contents`. */
+  content?: Buffer;
 }
 
 export interface ViewOptions extends ReadOptions {
   /** Hash regular files' contents (sha256, streamed). */
   hash?: boolean;
+  /** Keep the content of these (normalised) paths in memory: for small files only. */
+  contents?: ReadonlySet<string>;
 }
 
 /**
@@ -69,16 +73,29 @@ export async function mergedView(image: string, opts: ViewOptions = {}): Promise
       group.push(v);
     }
     if (e.type === 'file' && e.size > 0) {
-      const digest = opts.hash ? await sha256(ev.body()) : undefined;
-      for (const m of group ?? [v]) {
+      const members = group ?? [v];
+      const keep = opts.contents && members.some((m) => opts.contents!.has(m.path));
+      const h = opts.hash ? createHash('sha256') : undefined;
+      const chunks: Buffer[] = [];
+      if (h || keep) {
+        for await (const c of ev.body()) {
+          h?.update(c);
+          if (keep) chunks.push(Buffer.from(c));
+        }
+      }
+      const digest = h?.digest('hex');
+      const content = keep ? Buffer.concat(chunks) : undefined;
+      for (const m of members) {
         m.size = e.size;
         if (digest) m.sha256 = digest;
+        if (content && opts.contents!.has(m.path)) m.content = content;
       }
     } else if (e.type === 'file') {
       // An empty file, or a hard-link name whose content is the group's so far (newc brings it with the last name).
       const first = group && group.length > 1 ? group[0] : undefined;
       v.size = first?.size ?? 0;
       if (opts.hash) v.sha256 = first?.sha256 ?? EMPTY_SHA256;
+      if (opts.contents?.has(v.path)) v.content = first?.content ?? Buffer.alloc(0);
     }
     view.set(v.path, v);
   }
@@ -87,8 +104,3 @@ export async function mergedView(image: string, opts: ViewOptions = {}): Promise
 
 const EMPTY_SHA256 = createHash('sha256').digest('hex');
 
-async function sha256(chunks: AsyncIterable<Buffer>): Promise<string> {
-  const h = createHash('sha256');
-  for await (const c of chunks) h.update(c);
-  return h.digest('hex');
-}

@@ -1,0 +1,36 @@
+import type { Command } from 'commander';
+import { RdError } from '../errors.js';
+import { diffImages, formatDiff } from '../write/diff.js';
+import { intOption, printJson } from './common.js';
+
+/** diff(1)'s convention: 0 same, 1 different, 2 (or the error's own code above it) trouble. */
+const TROUBLE = 2;
+
+export function register(program: Command): void {
+  program
+    .command('diff')
+    .description(
+      'compare two images path by path as the kernel would leave them (later segments win): entries added, removed and changed (type, mode, owner, size, sha256, link target, device); exit status 0 same, 1 different, 2 or more trouble',
+    )
+    .argument('<image-a>', 'the old image')
+    .argument('<image-b>', 'the new image')
+    .option('--json', 'print the report as JSON')
+    .option('--content', 'show a unified diff (diff -u) of each changed text file up to 1 MiB')
+    .option('--no-native', 'use only the built-in decoders')
+    .option('--max-output <bytes>', 'stop after this many decompressed bytes (bomb guard)')
+    .action(async (a: string, b: string, o: { json?: boolean; content?: boolean; native: boolean; maxOutput?: string }) => {
+      let r;
+      try {
+        r = await diffImages(a, b, { content: o.content, native: o.native, maxOutput: o.maxOutput ? intOption('--max-output', o.maxOutput) : undefined });
+      } catch (e) {
+        // An error must never look like "the images differ" (exit 1).
+        const code = e instanceof RdError ? e.exitCode : 0;
+        if (code >= TROUBLE) throw e;
+        throw new RdError(e instanceof Error ? e.message : String(e), {}, TROUBLE);
+      }
+      if (o.json) printJson(r);
+      else process.stdout.write(formatDiff(r));
+      const s = r.summary;
+      process.exitCode = s.added + s.removed + s.changed > 0 ? 1 : 0;
+    });
+}
