@@ -12,6 +12,16 @@ export function register(program: Command): void {
     .argument('<programs...>', 'program paths, or names looked up in PATH; #! scripts bring their interpreter')
     .option('--root <dir>', 'resolve inside this directory as if it were / (an unpacked image, a mounted system)')
     .option('--json', 'print every file with its real path, symlinks and mode as JSON')
+    .addHelpText(
+      'after',
+      `
+Search order per library, as glibc's ld.so: DT_RPATH of the needing object and of the objects that loaded it
+(only objects without DT_RUNPATH), DT_RUNPATH of the needing object, /etc/ld.so.cache (or, in a root without a
+cache, the directories of its /etc/ld.so.conf), then the loader's default directories. Files of another class or
+machine are skipped. Not considered: LD_LIBRARY_PATH and LD_PRELOAD (settings of one run, not of the program),
+glibc-hwcaps subdirectories (the portable baseline copy is chosen), libraries opened later with dlopen() (NSS
+modules, plugins). A missing library is listed as "not found" and makes the exit status 1.`,
+    )
     .action((programs: string[], o: { root?: string; json?: boolean }) => {
       const closure = resolveClosure(programs, { root: o.root, allowMissing: true });
       if (o.json) printJson(closure);

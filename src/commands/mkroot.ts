@@ -13,6 +13,16 @@ export function register(program: Command): void {
     .argument('<programs...>', 'PROGRAM or PROGRAM:DEST; a name is looked up in PATH; a #! script brings its interpreter')
     .option('--root <src>', 'take programs and libraries from this root instead of /')
     .option('--json', 'print what was created as JSON')
+    .addHelpText(
+      'after',
+      `
+Programs go to the path they have in the source root (a name is found in PATH: $PATH for /, the standard list
+for --root); PROGRAM:DEST puts one elsewhere. A #! script brings its interpreter (and NAME for #!/usr/bin/env NAME).
+When a library was found through the source root's ld.so.cache outside the default directories, DIR gets a small
+/etc/ld.so.cache listing it, since ld.so reads only the cache. Nothing already in DIR is written through: a
+symlink planted there is refused. A program using $ORIGIN needs /proc mounted inside the chroot (ld.so reads
+/proc/self/exe).`,
+    )
     .action((dir: string, programs: string[], o: { root?: string; json?: boolean }) => {
       const r = mkroot(dir, programs, { root: o.root });
       if (o.json) printJson({ dir: r.dir, entries: r.entries, programs: r.closure.programs });

@@ -250,6 +250,7 @@ class Resolver {
         const same = loaded.find((o) => o.realPath === found.res.path);
         if (same) {
           same.names.add(name);
+          if (same === rtld) useRtld();
           continue;
         }
         const lobj: LoadedObject = { path: found.path, elf: found.elf, names: new Set([name]), realPath: found.res.path, loader: obj, origin: posix.dirname(found.path) };
