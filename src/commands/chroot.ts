@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { planChroot, runChroot } from '../rescue/chroot.js';
+import { RdError, EXIT } from '../errors.js';
+import { planChroot, runChroot, type LauncherKind } from '../rescue/chroot.js';
 import { addRescueOptions, targetOf, type RescueFlags } from '../rescue/cli-support.js';
 import { printJson } from './common.js';
 
@@ -8,9 +9,11 @@ export function register(program: Command): void {
     program
       .command('chroot')
       .description("run a command (default: the target's shell) inside the target with proc, sys (ro), dev, dev/pts, run and resolv.conf mounted; always unmounts them afterwards, also when the command fails or is killed")
-      .argument('[command...]', 'command and arguments (after --)'),
-  ).action(async (command: string[], o: RescueFlags) => {
-    const plan = planChroot({ root: targetOf(o).root, command });
+      .argument('[command...]', 'command and arguments (after --)')
+      .option('--via <how>', "how to enter the root: chroot, busybox, unshare, or target-chroot (the target's own chroot through its own loader); default: the first that exists"),
+  ).action(async (command: string[], o: RescueFlags & { via?: string }) => {
+    if (o.via !== undefined && !['chroot', 'busybox', 'unshare', 'target-chroot'].includes(o.via)) throw new RdError(`--via must be chroot, busybox, unshare or target-chroot, not ${JSON.stringify(o.via)}`, {}, EXIT.usage);
+    const plan = planChroot({ root: targetOf(o).root, command, via: o.via as LauncherKind | undefined });
     if (o.dryRun) {
       if (o.json) return printJson(plan);
       const lines = [...plan.mounts.map((m) => `would mount ${m.what} on ${m.target}`), `would run (via ${plan.launcherKind}): ${plan.command.join(' ')}`, ...plan.mounts.map((m) => m.target).reverse().map((t) => `would unmount ${t}`), ...plan.notes.map((n) => `note: ${n}`)];

@@ -66,15 +66,35 @@ function targetLauncher(root: string): string[] | undefined {
   return undefined;
 }
 
-function launcherFor(root: string): Pick<ChrootPlan, 'launcher' | 'launcherKind'> {
-  const chroot = findProgram('chroot');
-  if (chroot) return { launcher: [chroot, root], launcherKind: 'chroot' };
-  const busybox = findProgram('busybox');
-  if (busybox) return { launcher: [busybox, 'chroot', root], launcherKind: 'busybox' };
-  const unshare = findProgram('unshare');
-  if (unshare) return { launcher: [unshare, `--root=${root}`], launcherKind: 'unshare' };
-  const own = targetLauncher(root);
-  if (own) return { launcher: own, launcherKind: 'target-chroot' };
+export type LauncherKind = ChrootPlan['launcherKind'];
+
+function launcher(root: string, kind: LauncherKind): string[] | undefined {
+  switch (kind) {
+    case 'chroot': {
+      const p = findProgram('chroot');
+      return p ? [p, root] : undefined;
+    }
+    case 'busybox': {
+      const p = findProgram('busybox');
+      return p ? [p, 'chroot', root] : undefined;
+    }
+    case 'unshare': {
+      const p = findProgram('unshare');
+      return p ? [p, `--root=${root}`] : undefined;
+    }
+    case 'target-chroot':
+      return targetLauncher(root);
+  }
+}
+
+const LAUNCHERS: LauncherKind[] = ['chroot', 'busybox', 'unshare', 'target-chroot'];
+
+function launcherFor(root: string, via?: LauncherKind): Pick<ChrootPlan, 'launcher' | 'launcherKind'> {
+  for (const kind of via ? [via] : LAUNCHERS) {
+    const l = launcher(root, kind);
+    if (l) return { launcher: l, launcherKind: kind };
+  }
+  if (via) throw new RdError(`cannot enter ${root} via ${via}: ${via === 'target-chroot' ? 'the target has no chroot program and loader' : `no ${via} program here`}`, {}, EXIT.failure);
   throw new RdError(`cannot enter ${root}: no chroot, busybox or unshare here, and the target has no chroot program (with a loader) to borrow; Node itself cannot call chroot(2)`, {}, EXIT.failure);
 }
 
@@ -95,6 +115,8 @@ export interface ChrootOptions {
   root: string;
   /** Command and arguments to run inside (default: the target's root shell). */
   command?: string[];
+  /** Force one way of entering the root (default: the first available, in the order of LauncherKind). */
+  via?: LauncherKind;
 }
 
 export function planChroot(o: ChrootOptions): ChrootPlan {
@@ -124,7 +146,7 @@ export function planChroot(o: ChrootOptions): ChrootPlan {
   if (resolv?.isFile() && existsSync('/etc/resolv.conf')) add('/etc/resolv.conf', ['--bind', '/etc/resolv.conf'], 'resolv.conf', false);
   else notes.push(`target /etc/resolv.conf is ${resolv ? 'a symbolic link' : 'missing'}; name resolution inside uses the target's own setup`);
   const command = o.command?.length ? o.command : [targetShell(root)];
-  return { root, command, ...launcherFor(root), mounts, notes };
+  return { root, command, ...launcherFor(root, o.via), mounts, notes };
 }
 
 const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const;

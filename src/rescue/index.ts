@@ -14,6 +14,6 @@ export { planRelabel, relabelAfterReplace, AUTORELABEL, type RelabelOptions } fr
 export { fstabCheck, planFstabDisable, planFstabNofail, fstabDisable, fstabNofail, type FstabEntry, type FstabCheckOptions } from './fstab.js';
 export { readJournal, lastUndoable, JOURNAL_PATH, type JournalEntry, type JournalFile } from './journal.js';
 export { planUndo, undoChange, type UndoOptions } from './undo.js';
-export { planChroot, runChroot, withChroot, targetShell, type ChrootOptions, type ChrootPlan, type ChrootResult, type ChrootMount } from './chroot.js';
+export { planChroot, runChroot, withChroot, targetShell, type LauncherKind, type ChrootOptions, type ChrootPlan, type ChrootResult, type ChrootMount } from './chroot.js';
 export { readPasswordStdin, readPasswordTty } from './password-input.js';
 export { planSummary } from './cli-support.js';
