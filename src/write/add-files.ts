@@ -6,9 +6,9 @@ import { RootFs } from '../elf/rootfs.js';
 import { checkDest, closureTree } from '../elf/tree.js';
 import { RdError, EXIT } from '../errors.js';
 import { appendSegment, type AppendOptions } from './add.js';
-import { itemOf, scanTree, writeEntriesOf, type TreeItem, type TreeOptions } from './tree-source.js';
+import { itemOf, scanTree, writeEntriesOf, type TreeItem, type PackOptions } from './tree-source.js';
 
-export interface AddOptions extends AppendOptions, TreeOptions {
+export interface AddOptions extends AppendOptions, PackOptions {
   /** `SRC[:DEST]`: a host file or directory (recursively), at DEST or at its own absolute path. */
   files?: string[];
   /** `PROGRAM[:DEST]`: a program with its whole shared-library closure, resolved by reading ELF (never ldd). */

@@ -4,9 +4,9 @@ import type { Compression } from '../compression/index.js';
 import type { CpioFormat } from '../cpio/header.js';
 import { RdError, EXIT } from '../errors.js';
 import { ImageOutput, writeSegment } from './image-output.js';
-import { treeSource, type TreeOptions } from './tree-source.js';
+import { treeSource, type PackOptions } from './tree-source.js';
 
-export interface RepackOptions extends TreeOptions {
+export interface RepackOptions extends PackOptions {
   /** Compression of the main archive (default gzip: every kernel with initramfs support has it). */
   compress?: Compression | 'none';
   level?: number;

@@ -26,7 +26,7 @@ export interface TreeItem {
   linkKey?: string;
 }
 
-export interface TreeOptions {
+export interface PackOptions {
   /** Store these ids instead of the host's (`--owner 0:0`). */
   owner?: { uid: number; gid: number };
   /** No stored mtime is later than this (SOURCE_DATE_EPOCH); default: the environment's SOURCE_DATE_EPOCH. */
@@ -118,7 +118,7 @@ export function fileData(path: string): () => AsyncIterable<Uint8Array> {
  * name), directory nlink 2 + subdirectories whatever the host file system
  * says, and mtimes clamped to SOURCE_DATE_EPOCH.
  */
-export function writeEntriesOf(items: TreeItem[], opts: TreeOptions = {}): WriteEntry[] {
+export function writeEntriesOf(items: TreeItem[], opts: PackOptions = {}): WriteEntry[] {
   const sde = opts.sourceDateEpoch ?? envSourceDateEpoch();
   const sorted = [...items].sort((a, b) => compareNames(a.name, b.name));
   for (let i = 1; i < sorted.length; i++) {
@@ -178,7 +178,7 @@ export function writeEntriesOf(items: TreeItem[], opts: TreeOptions = {}): Write
 }
 
 /** A host directory as a reproducible archive, "." root entry included (as dracut and mkinitramfs store it). */
-export function treeSource(dir: string, opts: TreeOptions = {}): WriteEntry[] {
+export function treeSource(dir: string, opts: PackOptions = {}): WriteEntry[] {
   if (!lstatHost(dir).isDirectory()) throw new RdError(`${dir} is not a directory`, {}, EXIT.usage);
   return writeEntriesOf(scanTree(dir, '.'), opts);
 }
