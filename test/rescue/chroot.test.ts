@@ -89,7 +89,7 @@ t.test('--dry-run lists the mounts and the command and mounts nothing', async (t
   const res = rdrescue(['chroot', '--root', r.mnt, '--dry-run', '--', '/bin/true']);
   t.equal(res.status, 0, res.stderr);
   t.match(res.stdout, /would mount proc on \/proc\nwould mount sysfs \(read-only\) on \/sys\nwould mount dev \(bind\) on \/dev\nwould mount dev\/pts \(bind\) on \/dev\/pts\nwould mount run \(bind\) on \/run/);
-  t.match(res.stdout, /would run \(via chroot\): \/bin\/true\nwould unmount \/run\nwould unmount \/dev\/pts/);
+  t.match(res.stdout, /would run \(via chroot\): \/bin\/true\nwould unmount \/etc\/resolv.conf\nwould unmount \/run\nwould unmount \/dev\/pts/);
   t.same(mountsBelow(r.mnt), [r.mnt]);
   t.notOk(existsSync(`${r.mnt}/proc/self`));
 });
