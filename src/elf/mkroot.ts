@@ -3,7 +3,7 @@ import { posix, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { RdError, EXIT } from '../errors.js';
 import { resolveClosure, type Closure } from './closure.js';
-import { closureTree, checkDest, usrMergeLinks, loaderCache, type TreeEntry } from './tree.js';
+import { closureTree, checkDest, usrMergeLinks, loaderCache, type ClosureTreeEntry } from './tree.js';
 
 export interface MkrootOptions {
   /** Take programs and libraries from this root instead of the host's. */
@@ -13,7 +13,7 @@ export interface MkrootOptions {
 export interface MkrootResult {
   dir: string;
   closure: Closure;
-  entries: TreeEntry[];
+  entries: ClosureTreeEntry[];
 }
 
 /** Splits "PROGRAM:DEST" (DEST optional), the form `add --bin` and `mkroot` accept. */
@@ -46,7 +46,7 @@ export function mkroot(dir: string, specs: string[], opts: MkrootOptions = {}): 
   mkdirSync(dir, { recursive: true });
   const real = realpathSync(dir);
   if (real === '/' || real === closure.root) throw new RdError(`refusing to build a root in ${real}: it is the source root itself`, { file: dir }, EXIT.refused);
-  writeTree(real, entries);
+  writeClosureTree(real, entries);
   return { dir: real, closure, entries };
 }
 
@@ -58,7 +58,7 @@ export function mkroot(dir: string, specs: string[], opts: MkrootOptions = {}): 
  * final-component symlink instead of following it), an existing symlink is
  * only accepted when it is exactly the one we would create.
  */
-export function writeTree(dir: string, entries: TreeEntry[]): void {
+export function writeClosureTree(dir: string, entries: ClosureTreeEntry[]): void {
   const made = new Set<string>();
   const host = (dest: string) => join(dir, dest);
   const refuse = (path: string, st: Stats, dest: string): never => {
@@ -100,7 +100,7 @@ export function writeTree(dir: string, entries: TreeEntry[]): void {
   }
 }
 
-function copyInto(e: TreeEntry, dest: string): void {
+function copyInto(e: ClosureTreeEntry, dest: string): void {
   const tmp = join(posix.dirname(dest), `.${posix.basename(dest)}.rdrescue-${randomBytes(4).toString('hex')}`);
   // O_CREAT|O_EXCL (COPYFILE_EXCL too) fails on any existing name, symlinks included, so the temp name is ours.
   if (e.data) {

@@ -6,7 +6,7 @@ import { acceptedCacheFlags, formatLdCache } from './ldcache.js';
 import type { Closure } from './closure.js';
 
 /** One thing to create in a target tree (a directory, an image segment), independent of how it is written. */
-export interface TreeEntry {
+export interface ClosureTreeEntry {
   /** Absolute path in the target, normalised, never containing `..`. */
   dest: string;
   type: 'file' | 'symlink' | 'dir';
@@ -20,7 +20,7 @@ export interface TreeEntry {
   perm: number;
 }
 
-export interface TreeOptions {
+export interface ClosureTreeOptions {
   /** Put everything under this directory of the target (e.g. "/sysroot"); absolute symlink targets are then made relative so they stay inside it. */
   prefix?: string;
   /** Install a program somewhere else than its own path: program path (ClosureFile.path) -> destination. Libraries keep their paths. */
@@ -64,11 +64,11 @@ export function usrMergeLinks(root = '/'): Array<{ path: string; target: string 
  * Sorted so a parent always comes before its children; the cpio writer and
  * mkroot both consume it.
  */
-export function closureTree(closure: Closure, opts: TreeOptions = {}): TreeEntry[] {
+export function closureTree(closure: Closure, opts: ClosureTreeOptions = {}): ClosureTreeEntry[] {
   const fs = new RootFs(closure.root);
   const prefix = opts.prefix ? checkDest(opts.prefix, 'prefix') : '/';
-  const entries = new Map<string, TreeEntry>();
-  const put = (e: TreeEntry) => {
+  const entries = new Map<string, ClosureTreeEntry>();
+  const put = (e: ClosureTreeEntry) => {
     const prev = entries.get(e.dest);
     if (prev && (prev.type !== e.type || prev.target !== e.target || prev.hostPath !== e.hostPath)) {
       throw new RdError(`two different things would be installed at ${e.dest} (${describe(prev)} and ${describe(e)})`, {}, EXIT.refused);
@@ -138,7 +138,7 @@ function comparePaths(a: string, b: string): number {
   return x.length - y.length;
 }
 
-function describe(e: TreeEntry): string {
+function describe(e: ClosureTreeEntry): string {
   return e.type === 'symlink' ? `a symlink to ${e.target}` : e.type === 'file' ? `a copy of ${e.hostPath}` : 'a directory';
 }
 
@@ -150,7 +150,7 @@ function describe(e: TreeEntry): string {
  * the copy without it. Holds exactly the closure's cache-found libraries.
  * Undefined when the default directories and RPATH/RUNPATH suffice.
  */
-export function loaderCache(closure: Closure): TreeEntry | undefined {
+export function loaderCache(closure: Closure): ClosureTreeEntry | undefined {
   const byPath = new Map(closure.files.map((f) => [f.path, f]));
   const entries = new Map<string, { key: string; value: string; flags: number }>();
   let needed = false;

@@ -179,8 +179,8 @@ t.test('closureTree: every file once, links and parents, prefix makes absolute t
   t.ok(pre.every((e) => e.type !== 'symlink' || !e.target!.startsWith('/')));
   // And that tree really works as a root under the prefix.
   const d = scratch(t);
-  const { writeTree } = await import('../../src/elf/mkroot.js');
-  writeTree(d, closureTree(c, { prefix: '/sysroot', links: usrMergeLinks('/') }));
+  const { writeClosureTree } = await import('../../src/elf/mkroot.js');
+  writeClosureTree(d, closureTree(c, { prefix: '/sysroot', links: usrMergeLinks('/') }));
   copyFileSync('/usr/bin/bash', join(d, 'probe'));
   t.equal(chroot(join(d, 'sysroot'), '/bin/bash', '-c', 'ls /usr/bin').stdout, 'bash\nls\n');
   t.throws(() => closureTree(c, { prefix: '../x' }), new RdError('prefix "../x" leaves the destination root (too many ..)', {}, EXIT.refused));
