@@ -21,27 +21,42 @@ export function readPasswordStdin(fd = 0): string {
   return text;
 }
 
-function readHidden(fd: number, stream: ReadStream, prompt: string): Promise<string> {
-  writeSync(fd, prompt);
-  return new Promise((resolve, reject) => {
+/**
+ * Reads lines with echo off from a raw-mode terminal. Characters typed ahead
+ * (both answers in one burst, as a paste or a script delivers them) stay
+ * queued for the next line instead of being dropped.
+ */
+class HiddenReader {
+  private queue: string[] = [];
+  private wake?: () => void;
+  constructor(private fd: number, stream: ReadStream) {
+    stream.on('data', (chunk: Buffer) => {
+      this.queue.push(...chunk.toString('utf8'));
+      this.wake?.();
+    });
+  }
+
+  private async next(): Promise<string> {
+    while (this.queue.length === 0) await new Promise<void>((res) => (this.wake = res));
+    return this.queue.shift()!;
+  }
+
+  async line(prompt: string): Promise<string> {
+    writeSync(this.fd, prompt);
     let value = '';
-    const finish = (err?: RdError) => {
-      stream.off('data', onData);
-      writeSync(fd, '\r\n');
-      if (err) reject(err);
-      else resolve(value);
-    };
-    const onData = (chunk: Buffer) => {
-      for (const ch of chunk.toString('utf8')) {
-        if (ch === '\r' || ch === '\n') return finish();
-        if (ch === '\x03' || (ch === '\x04' && value === '')) return finish(new RdError('cancelled; nothing was changed', {}, EXIT.usage));
+    try {
+      for (;;) {
+        const ch = await this.next();
+        if (ch === '\r' || ch === '\n') return value;
+        if (ch === '\x03' || (ch === '\x04' && value === '')) throw new RdError('cancelled; nothing was changed', {}, EXIT.usage);
         if (ch === '\x7f' || ch === '\b') value = [...value].slice(0, -1).join('');
         else if (ch === '\x15') value = '';
-        else if (ch >= ' ' || ch > '\x7f') value += ch;
+        else if (ch >= ' ') value += ch;
       }
-    };
-    stream.on('data', onData);
-  });
+    } finally {
+      writeSync(this.fd, '\r\n');
+    }
+  }
 }
 
 /** Asks twice on /dev/tty with echo off; the two must match. */
@@ -54,11 +69,12 @@ export async function readPasswordTty(user: string, confirm = true): Promise<str
   }
   const stream = new ReadStream(fd);
   stream.setRawMode(true);
+  const reader = new HiddenReader(fd, stream);
   try {
-    const first = await readHidden(fd, stream, `New password for ${user}: `);
+    const first = await reader.line(`New password for ${user}: `);
     if (first === '') throw new RdError('empty password; nothing was changed', {}, EXIT.usage);
     if (confirm) {
-      const second = await readHidden(fd, stream, `Retype new password for ${user}: `);
+      const second = await reader.line(`Retype new password for ${user}: `);
       if (second !== first) throw new RdError('the passwords do not match; nothing was changed', {}, EXIT.usage);
     }
     return first;
