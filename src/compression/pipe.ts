@@ -1,5 +1,28 @@
 import { spawn } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { RdError } from '../errors.js';
+
+const found = new Map<string, string | undefined>();
+
+/** Where a program is on PATH (cached), or undefined. */
+export function findProgram(name: string): string | undefined {
+  if (!found.has(name)) {
+    let hit: string | undefined;
+    for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+      if (!dir) continue;
+      try {
+        accessSync(join(dir, name), constants.X_OK);
+        hit = join(dir, name);
+        break;
+      } catch {
+        // not here
+      }
+    }
+    found.set(name, hit);
+  }
+  return found.get(name);
+}
 
 /** Stream a source through a Transform with backpressure, yielding its output. */
 export async function* pipeThrough(t: NodeJS.ReadWriteStream, source: AsyncIterable<Buffer>): AsyncGenerator<Buffer, void, undefined> {

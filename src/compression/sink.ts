@@ -39,4 +39,12 @@ export class OutputSink {
     this.pending = 0;
     return out;
   }
+
+  /** Everything gathered, cut into OUTPUT_CHUNK pieces (views, no copy). */
+  takeChunks(): Buffer[] {
+    const all = this.take();
+    const out: Buffer[] = [];
+    for (let o = 0; o < all.length; o += OUTPUT_CHUNK) out.push(all.subarray(o, o + OUTPUT_CHUNK));
+    return out;
+  }
 }

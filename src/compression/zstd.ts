@@ -1,7 +1,8 @@
+import { spawn } from 'node:child_process';
 import zlib from 'node:zlib';
 import { Decompress } from 'fzstd';
 import { FormatError } from '../errors.js';
-import { pipeProgram, pipeThrough } from './pipe.js';
+import { findProgram, pipeProgram, pipeThrough } from './pipe.js';
 import { OutputSink } from './sink.js';
 import { ByteSource } from './source.js';
 import type { Decoder, Encoder } from './types.js';
@@ -31,7 +32,8 @@ interface Sink {
  * One zstd frame. The frame's end is found by walking its header and block
  * headers (no decoding needed), so whatever follows (padding, another member)
  * is handed back exactly. Only the frame's bytes reach the decompressor:
- * node:zlib's zstd when present and `native` is not false, else fzstd.
+ * node:zlib's zstd when present, else the zstd program when on PATH, else
+ * (and always with `native: false`) fzstd.
  *
  * Skippable frames (magic 0x184D2A5?) are not part of a member: the kernel's
  * unzstd stops at the end of the first frame, and initramfs.c would then meet
@@ -53,7 +55,7 @@ export const decodeZstd: Decoder = async function* (input, opts) {
   const headerLen = 5 + (single ? 0 : 1) + dictLen + fcsLen;
   await src.need(headerLen);
 
-  const dec = opts.native !== false && nativeZstd ? nativeSink(sink) : fzstdSink(sink);
+  const dec = opts.native === false ? fzstdSink(sink) : nativeZstd ? nativeSink(sink) : (programSink(sink) ?? fzstdSink(sink));
   const corrupt = (e: unknown, at: number) =>
     e instanceof FormatError ? e : new FormatError(`corrupt zstd data: ${(e as Error).message}`, { offset: at });
   try {
@@ -91,8 +93,8 @@ export const decodeZstd: Decoder = async function* (input, opts) {
   } finally {
     dec.close();
   }
-  const rest = sink.take();
-  if (rest.length) yield rest;
+  // The zstd program's output lags its input: what is left can be several chunks.
+  yield* sink.takeChunks();
   src.finish();
 };
 
@@ -103,6 +105,61 @@ function nativeSink(sink: OutputSink): Sink {
     write: (part) => driver.write(part, fail),
     end: () => driver.end(fail),
     close: () => driver.close(),
+  };
+}
+
+/**
+ * On Node < 22.15 the zstd program, when on PATH, is the fast path (about 25x
+ * fzstd on a distribution initramfs; same bytes): it gets exactly the frame's
+ * bytes on stdin and checks the content checksum itself.
+ */
+function programSink(sink: OutputSink): Sink | undefined {
+  // No backpressure on the program's stdout is needed: it can only run ahead by the
+  // input in flight (one batch plus the pipe buffer), as the next batch is written
+  // only after the decoder's consumer has taken the output.
+  const path = findProgram('zstd');
+  if (!path) return undefined;
+  const child = spawn(path, ['-d', '-c', '-q'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const stderr: Buffer[] = [];
+  let failure: unknown;
+  child.stdout.on('data', (d: Buffer) => {
+    try {
+      sink.push(d);
+    } catch (e) {
+      failure ??= e;
+      child.kill();
+    }
+  });
+  child.stderr.on('data', (d: Buffer) => stderr.push(d));
+  child.stdin.on('error', (e) => {
+    failure ??= e;
+  });
+  const exited = new Promise<number | null>((resolve) => {
+    child.on('error', (e) => {
+      failure ??= e;
+      resolve(null);
+    });
+    child.on('close', resolve);
+  });
+  const fail = () => {
+    if (failure instanceof FormatError) return failure;
+    const msg = Buffer.concat(stderr).toString('utf8').trim().split('\n').pop() ?? '';
+    return new Error(msg.replace(/^zstd: /, '').replace(/^\/\*stdin\*\\ ?: ?/, '') || String((failure as Error)?.message ?? 'zstd failed'));
+  };
+  return {
+    write: async (part) => {
+      if (failure) throw fail();
+      if (!child.stdin.write(part)) await new Promise((r) => child.stdin.once('drain', r));
+      if (failure) throw fail();
+    },
+    end: async () => {
+      child.stdin.end();
+      const code = await exited;
+      if (failure || code !== 0) throw fail();
+    },
+    close: () => {
+      if (child.exitCode === null) child.kill();
+    },
   };
 }
 
