@@ -1,7 +1,7 @@
 // Hostile and broken images. Each attack has its own test, named after it.
 // The rule: a one-line error naming the file (and offset), a non-zero exit,
 // and nothing written outside the destination.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,15 +38,11 @@ function extractInto(img: string, dest: string, extra: string[] = []) {
   return rdrescue(['extract', img, dest, ...extra], { timeout: 60000 });
 }
 
-function oneLine(t: Tap.Test, stderr: string, file: string) {
+function oneLine(t: Test, stderr: string, file: string) {
   const lines = stderr.trim().split('\n');
   t.equal(lines.length, 1, `one line: ${stderr}`);
   t.match(lines[0], new RegExp(`^rdrescue: ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`), 'names the file');
   t.notMatch(stderr, /\n\s+at /, 'no stack trace');
-}
-type TapT = Parameters<Parameters<typeof t.test>[1]>[0];
-declare namespace Tap {
-  type Test = TapT;
 }
 
 t.test('path traversal: ../ and absolute names stay inside DIR (cpio --no-absolute-filenames)', async (t) => {
