@@ -1,7 +1,7 @@
 import { openSync, readSync, closeSync } from 'node:fs';
 import { posix } from 'node:path';
 import { RdError, FormatError, EXIT } from '../errors.js';
-import { readElf, isElfHead, compatible, DF_1_NODEFLIB, type ElfInfo } from './elf.js';
+import { readElf, isElfHead, compatible, describeElf, DF_1_NODEFLIB, type ElfInfo } from './elf.js';
 import { LibraryIndex, acceptedCacheFlags, defaultDirs } from './ldcache.js';
 import { RootFs, type SymlinkHop, type ResolvedPath } from './rootfs.js';
 
@@ -56,6 +56,8 @@ export interface MissingLibrary {
   neededBy: string;
   /** Every directory looked in, in order ("/etc/ld.so.cache" stands for the cache lookup). */
   searched: string[];
+  /** Files of that name passed over because they are for another ABI, e.g. "/opt/lib/libfoo.so (ELF 64-bit x86-64)". */
+  skipped: string[];
 }
 
 export interface Closure {
@@ -137,7 +139,8 @@ export function resolveClosure(programs: string[], opts: ClosureOptions = {}): C
 /** The error for a library ld.so would not find: which one, who needs it, where it was looked for. */
 export function missingError(m: MissingLibrary, root: string): RdError {
   const where = root === '/' ? '' : ` (under root ${root})`;
-  return new RdError(`library ${m.name} needed by ${m.neededBy} not found${where}; searched ${m.searched.join(', ') || 'nothing'}`, {}, EXIT.failure);
+  const skipped = m.skipped.length ? `; skipped as incompatible: ${m.skipped.join(', ')}` : '';
+  return new RdError(`library ${m.name} needed by ${m.neededBy} not found${where}; searched ${m.searched.join(', ') || 'nothing'}${skipped}`, {}, EXIT.failure);
 }
 
 /** Finds a command name in PATH-style directories inside the root, as execvp does. */
@@ -243,7 +246,7 @@ class Resolver {
         if ('searched' in found) {
           notFound.add(name);
           deps.libraries.push({ name, neededBy: obj.path });
-          this.out.missing.push({ name, neededBy: obj.path, searched: found.searched });
+          this.out.missing.push({ name, neededBy: obj.path, searched: found.searched, skipped: found.skipped });
           continue;
         }
         // The same file under a second name is not mapped twice (ld.so compares device and inode).
@@ -262,8 +265,9 @@ class Resolver {
     }
   }
 
-  private search(name: string, loader: LoadedObject, ctx: SearchContext): { path: string; res: ResolvedPath; elf: ElfInfo; via: FoundVia } | { searched: string[] } {
+  private search(name: string, loader: LoadedObject, ctx: SearchContext): { path: string; res: ResolvedPath; elf: ElfInfo; via: FoundVia } | { searched: string[]; skipped: string[] } {
     const searched: string[] = [];
+    const skipped: string[] = [];
     const tryPath = (cand: string, via: FoundVia) => {
       const res = this.fs.resolve(cand);
       if (!res?.stat.isFile()) return undefined;
@@ -275,7 +279,9 @@ class Resolver {
         throw e;
       }
       // open_verify: another class or machine is skipped ("skipping incompatible"), the search goes on.
-      return compatible(elf, ctx.main.elf) ? { path: cand, res, elf, via } : undefined;
+      if (compatible(elf, ctx.main.elf)) return { path: cand, res, elf, via };
+      skipped.push(`${cand} (${describeElf(elf)})`);
+      return undefined;
     };
     const tryDirs = (dirs: string[], via: FoundVia) => {
       for (const d of dirs) {
@@ -289,7 +295,7 @@ class Resolver {
       // A DT_NEEDED with a slash is a path (after DST expansion), not searched for; relative ones are taken from the root.
       const p = expandTokens(name, loader.origin, ctx);
       const hit = p === undefined ? undefined : tryPath(absolute(p), 'path');
-      return hit ?? { searched: [p ?? name] };
+      return hit ?? { searched: [p ?? name], skipped };
     }
     if (!loader.elf.runpath) {
       let sawMain = false;
@@ -307,7 +313,7 @@ class Resolver {
       const hit = tryDirs(pathList(loader.elf.runpath, loader.origin, ctx), 'runpath');
       if (hit) return hit;
     }
-    if (loader.elf.flags1 & DF_1_NODEFLIB) return { searched };
+    if (loader.elf.flags1 & DF_1_NODEFLIB) return { searched, skipped };
     if (this.index.source === 'cache') {
       searched.push('/etc/ld.so.cache');
       const cached = this.index.lookupCache(name, ctx.cacheFlags);
@@ -317,7 +323,7 @@ class Resolver {
       const hit = tryDirs(this.index.confDirs, 'ld.so.conf');
       if (hit) return hit;
     }
-    return tryDirs(ctx.defaults, 'default') ?? { searched };
+    return tryDirs(ctx.defaults, 'default') ?? { searched, skipped };
   }
 
   private script(request: string, path: string, res: ResolvedPath, head: Buffer, depth: number): void {

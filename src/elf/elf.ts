@@ -30,7 +30,7 @@ export interface ElfInfo {
   flags1: number;
 }
 
-export const ELF_MAGIC = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
+const ELF_MAGIC = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
 export const DF_1_NODEFLIB = 0x800;
 
 const PT_LOAD = 1;

@@ -171,6 +171,10 @@ t.test('32-bit programs get 32-bit libraries', { skip: !gccCanM32() && 'gcc -m32
   const c2 = resolveClosure([app]);
   sameAsLdd(t, app, c2, ldd(app));
   t.equal(c2.programs[0].libraries.find((l) => l.name === 'libfoo.so.1')?.path, `${d}/lib32/libfoo.so.1`);
+  // Only the 64-bit copy left: not found, and the error says which file was passed over and why.
+  const only64 = cc(join(d, 'only64'), ['app.c'], ['-m32', `-L${d}/lib32`, '-Wl,--no-as-needed', '-lfoo', '-lbar', `-Wl,--disable-new-dtags,-rpath,${d}/lib64`]);
+  t.equal(ldd(only64).libs.get('libfoo.so.1'), undefined, 'ldd: not found');
+  t.throws(() => resolveClosure([only64]), new RegExp(`library libfoo\\.so\\.1 needed by ${only64} not found; searched ${d}/lib64, .*; skipped as incompatible: ${d}/lib64/libfoo\\.so\\.1 \\(ELF 64-bit x86-64\\)`));
 });
 
 t.test('it never executes what it inspects: a program whose PT_INTERP would leave a marker', async (t) => {
