@@ -37,7 +37,7 @@ export function formatInfo(i: ImageInfo): string {
   const w = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   for (const r of rows) lines.push('  ' + r.map((v, c) => (c === 3 || c === 4 ? v.padEnd(w[c]) : v.padStart(w[c]))).join('  '));
   lines.push('');
-  lines.push('Largest directories:');
+  lines.push('Largest directories (files directly inside):');
   for (const d of i.largestDirectories) lines.push(`  ${mib(d.bytes).padStart(10)}  ${d.path}`);
   lines.push('');
   lines.push(`Kernel modules (${i.modules.length}):`);

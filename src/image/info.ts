@@ -59,11 +59,10 @@ export async function imageInfo(image: string, opts: ReadOptions = {}): Promise<
     if (e.type !== 'file') continue;
     const m = MODULE_RE.exec(rel);
     if (m) modules.add(m[1].replace(/\.ko(\..*)?$/, ''));
-    const parts = rel.split('/');
-    for (let d = 1; d <= Math.min(2, parts.length - 1); d++) {
-      const dir = parts.slice(0, d).join('/');
-      dirBytes.set(dir, (dirBytes.get(dir) ?? 0) + e.size);
-    }
+    // Sizes of files directly inside each directory (du -S): ancestors would otherwise top every list.
+    const slash = rel.lastIndexOf('/');
+    const dir = slash < 0 ? '.' : rel.slice(0, slash);
+    dirBytes.set(dir, (dirBytes.get(dir) ?? 0) + e.size);
     if (rel === 'kernel/x86/microcode/GenuineIntel.bin') microcode.push({ vendor: 'Intel', segment: ev.segment.index, size: e.size });
     if (rel === 'kernel/x86/microcode/AuthenticAMD.bin') microcode.push({ vendor: 'AMD', segment: ev.segment.index, size: e.size });
     if (/^scripts\/[^/]+\/[^/]+$/.test(rel) && !rel.endsWith('/ORDER')) scripts.push(rel.slice('scripts/'.length));
