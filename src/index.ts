@@ -1,3 +1,21 @@
+// The library API: everything the CLI does, callable from TypeScript.
+export * from './errors.js';
+export * from './cpio/entry.js';
+export * from './cpio/header.js';
+export * from './cpio/reader.js';
+export * from './cpio/writer.js';
+export * from './cpio/byte-stream.js';
+export { decoderFor, encoderFor, CODECS } from './compression/index.js';
+export * from './compression/types.js';
+export * from './compression/detect.js';
+export * from './image/segment.js';
+export * from './image/read.js';
+export * from './image/list.js';
+export * from './image/info.js';
+export * from './image/cat.js';
+export * from './image/extract.js';
+export * from './image/names.js';
+export * from './image/default-image.js';
 export * from './elf/elf.js';
 export * from './elf/ldcache.js';
 export * from './elf/rootfs.js';
