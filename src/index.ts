@@ -33,3 +33,6 @@ export * from './write/merged-view.js';
 export * from './write/diff.js';
 export * from './write/unified-diff.js';
 export * from './write/options.js';
+export * from './exe/executable.js';
+export * from './exe/payload.js';
+export * from './exe/inject.js';

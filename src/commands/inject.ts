@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { inject, stage } from '../exe/inject.js';
+import { inject, stageExecutable } from '../exe/inject.js';
 import { COMPRESS_CHOICES, parseCompression } from '../write/options.js';
 import { RdError, EXIT } from '../errors.js';
 import { intOption, printJson } from './common.js';
@@ -24,7 +24,7 @@ export function register(program: Command): void {
     .action(async (image: string | undefined, o: { output?: string; compress?: string; level?: string; exe?: string; stage?: string; json?: boolean }) => {
       if (o.stage !== undefined) {
         if (image !== undefined || o.output !== undefined) throw new RdError('--stage writes into a directory: give no IMAGE and no -o', {}, EXIT.usage);
-        const p = stage(o.stage, { exe: o.exe });
+        const p = stageExecutable(o.stage, { exe: o.exe });
         if (o.json) printJson({ dir: o.stage, exe: p.exe, files: p.files.map((f) => '/' + f.name), payloadBytes: p.bytes });
         return;
       }

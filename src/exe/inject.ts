@@ -46,7 +46,7 @@ export async function inject(image: string, out: string, opts: InjectOptions = {
 }
 
 /** The same files written into an initramfs build tree (what the dracut and initramfs-tools hooks call). */
-export function stage(dir: string, opts: Pick<InjectOptions, 'exe'> = {}): Payload {
+export function stageExecutable(dir: string, opts: Pick<InjectOptions, 'exe'> = {}): Payload {
   const payload = buildPayload(findExecutable(opts.exe));
   stagePayload(payload, dir);
   return payload;
