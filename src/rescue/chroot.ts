@@ -127,7 +127,8 @@ export function planChroot(o: ChrootOptions): ChrootPlan {
   // dev/pts lives on the /dev we bind, so it exists once /dev is mounted, not before
   const add = (rel: string, args: string[], what: string, mustBeDir = true) => {
     const host = resolveInRoot(root, rel);
-    if (!host.startsWith(`${root}/`)) return notes.push(`${rel} resolves outside the target; not mounted`);
+    // a mount point that is a symlink in the target would put the mount somewhere the target chose
+    if (host !== join(root, rel)) return notes.push(`${rel} is a symbolic link in the target; not mounted`);
     if (mounted.has(host)) return notes.push(`${rel} is already mounted; left as it is`);
     if (mustBeDir && !isDir(host)) return notes.push(`the target has no ${rel} directory; not mounted`);
     mounts.push({ target: rel, args: [...args, host], what });

@@ -1,7 +1,7 @@
-import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
+import { lstatSync, readlinkSync } from 'node:fs';
 import { basename } from 'node:path';
 import { mountOf, type MountInfo } from './mounts.js';
-import { resolveInRoot } from './target.js';
+import { readTargetText, resolveInRoot } from './target.js';
 
 /** What a target root is: its mount, OS, SELinux mode and init system. */
 export interface TargetFacts {
@@ -30,16 +30,8 @@ export function parseKeyValues(text: string): Map<string, string> {
   return m;
 }
 
-function readIn(root: string, rel: string): string | undefined {
-  try {
-    return readFileSync(resolveInRoot(root, rel), 'utf8');
-  } catch {
-    return undefined;
-  }
-}
-
 export function selinuxState(root: string): SelinuxState {
-  const text = readIn(root, 'etc/selinux/config');
+  const text = readTargetText(root, 'etc/selinux/config');
   if (text === undefined) return { mode: 'none', relabelNeeded: false };
   const kv = parseKeyValues(text);
   const v = (kv.get('SELINUX') ?? '').toLowerCase();
@@ -74,7 +66,7 @@ export function initSystem(root: string): string | undefined {
 
 export function describeTarget(root: string, mounts?: MountInfo[]): TargetFacts {
   const m = mountOf(root, mounts);
-  const osText = readIn(root, 'etc/os-release') ?? readIn(root, 'usr/lib/os-release');
+  const osText = readTargetText(root, 'etc/os-release') ?? readTargetText(root, 'usr/lib/os-release');
   const os = osText === undefined ? undefined : parseKeyValues(osText);
   return {
     root,

@@ -1,10 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { RdError } from '../errors.js';
 import { atomicReplace, durableRemove } from './atomic-write.js';
 import { appendJournal, nextJournalId, saveUndoCopy, sha256, type JournalFile } from './journal.js';
 import { checkShadowUnlocked, lockShadow, type ShadowLock } from './lock.js';
 import { applyRemount, type RemountResult } from './mounts.js';
-import { resolveInRoot } from './target.js';
+import { readTargetFile, resolveInRoot } from './target.js';
 
 /**
  * Every rescue action is a plan first (what would change, or "already
@@ -55,15 +54,6 @@ export interface ApplyResult {
   notes: string[];
 }
 
-function readOrNull(path: string): Buffer | null {
-  try {
-    return readFileSync(path);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw e;
-  }
-}
-
 function same(a: Buffer | null, b: Buffer | null): boolean {
   return a === null || b === null ? a === b : a.equals(b);
 }
@@ -83,7 +73,7 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions = {}): Promise<Ap
   }
   try {
     for (const c of plan.changes) {
-      const now = readOrNull(resolveInRoot(plan.root, c.path));
+      const now = readTargetFile(plan.root, c.path);
       if (!same(now, c.before)) throw new RdError('changed since this plan was made (another tool?); run the command again; nothing was changed', { file: c.path });
     }
     const id = opts.noJournal ? undefined : nextJournalId(plan.root);

@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { selinuxState } from './facts.js';
 import { planRemount } from './mounts.js';
 import type { FileChange, Plan } from './plan.js';
-import { resolveInRoot } from './target.js';
+import { readTargetFile } from './target.js';
 
 /**
  * /.autorelabel asks the target's SELinux boot to relabel every file. We need
@@ -11,20 +10,12 @@ import { resolveInRoot } from './target.js';
  */
 export const AUTORELABEL = '/.autorelabel';
 
-function current(root: string): Buffer | null {
-  try {
-    return readFileSync(resolveInRoot(root, AUTORELABEL));
-  } catch {
-    return null;
-  }
-}
-
 /** The change that creates /.autorelabel when the target runs SELinux, with a note either way. */
 export function relabelAfterReplace(root: string, skip: boolean): { change?: FileChange; note: string } {
   const se = selinuxState(root);
   if (!se.relabelNeeded) return { note: `SELinux is ${se.mode === 'none' ? 'not configured' : 'disabled'} in the target: no relabel needed` };
   if (skip) return { note: `SELinux is ${se.mode} in the target and --no-relabel was given: the replaced files have no SELinux label; relabel them (restorecon) before booting ${se.mode === 'enforcing' ? 'enforcing' : ''}`.trimEnd() };
-  const before = current(root);
+  const before = readTargetFile(root, AUTORELABEL);
   if (before !== null) return { note: `SELinux is ${se.mode}: ${AUTORELABEL} is already there, the next boot relabels` };
   return {
     change: { path: AUTORELABEL, before: null, after: Buffer.alloc(0), createMode: 0o644, description: ['created: the next boot relabels every file (SELinux) and reboots once more'] },
@@ -44,7 +35,7 @@ export interface RelabelOptions {
 }
 
 export function planRelabel(root: string, opts: RelabelOptions = {}): Plan {
-  const before = current(root);
+  const before = readTargetFile(root, AUTORELABEL);
   const se = selinuxState(root);
   const notes = se.relabelNeeded ? [] : [`SELinux is ${se.mode === 'none' ? 'not configured' : 'disabled'} in the target, so ${AUTORELABEL} has no effect`];
   const change: FileChange | undefined = opts.undo

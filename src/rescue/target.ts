@@ -1,4 +1,4 @@
-import { existsSync, lstatSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { RdError, EXIT } from '../errors.js';
 import { detectEnvironment, type DetectOptions, type Environment } from './env.js';
@@ -90,4 +90,23 @@ export function resolveTarget(opts: TargetOptions = {}): Target {
 /** `rel` inside the target, resolved like a chroot would. */
 export function targetPath(t: Target | string, rel: string, followLast = true): string {
   return resolveInRoot(typeof t === 'string' ? t : t.root, rel, followLast);
+}
+
+/** A file in the target as bytes, or null when it does not exist (other errors are real errors). */
+export function readTargetFile(root: string, rel: string): Buffer | null {
+  try {
+    return readFileSync(resolveInRoot(root, rel));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+}
+
+/** A text file in the target, or undefined when it cannot be read (optional configuration). */
+export function readTargetText(root: string, rel: string): string | undefined {
+  try {
+    return readFileSync(resolveInRoot(root, rel), 'utf8');
+  } catch {
+    return undefined;
+  }
 }

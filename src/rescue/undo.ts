@@ -1,10 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { RdError, EXIT } from '../errors.js';
 import { lastUndoable, readJournal, sha256, type JournalEntry } from './journal.js';
 import { applyPlan, type ApplyOptions, type ApplyResult, type FileChange, type Plan } from './plan.js';
 import { SHADOW } from './passwd.js';
 import { remountIfReadOnly } from './relabel.js';
-import { resolveInRoot } from './target.js';
+import { readTargetFile, resolveInRoot } from './target.js';
 
 /**
  * `status --undo LAST`: put back what one journal entry changed, from the
@@ -15,14 +14,6 @@ export interface UndoOptions {
   /** Entry id, or undefined/'LAST' for the newest change not yet undone. */
   id?: number | 'LAST';
   force?: boolean;
-}
-
-function readOrNull(path: string): Buffer | null {
-  try {
-    return readFileSync(path);
-  } catch {
-    return null;
-  }
 }
 
 export function planUndo(root: string, o: UndoOptions = {}): Plan {
@@ -39,13 +30,13 @@ export function planUndo(root: string, o: UndoOptions = {}): Plan {
   const changes: FileChange[] = [];
   const notes: string[] = [];
   for (const f of entry.files) {
-    const now = readOrNull(resolveInRoot(root, f.path));
+    const now = readTargetFile(root, f.path);
     const changedSince = f.afterSha256 === undefined ? now !== null : now === null || sha256(now) !== f.afterSha256;
     if (changedSince && !o.force) throw new RdError(`changed since entry ${entry.id} (${entry.action}); re-run with --force to restore it anyway`, { file: f.path }, EXIT.refused);
     let after: Buffer | null = null;
     if (f.existed) {
       if (!f.saved) throw new RdError(`entry ${entry.id} kept no copy of it, so it cannot be restored`, { file: f.path }, EXIT.refused);
-      after = readOrNull(resolveInRoot(root, f.saved));
+      after = readTargetFile(root, f.saved);
       if (after === null) throw new RdError(`the saved copy ${f.saved} is gone`, { file: f.path }, EXIT.refused);
     }
     changes.push({ path: f.path, before: now, after, description: [f.existed ? `restored as it was before entry ${entry.id} (${entry.action})` : `removed (entry ${entry.id} created it)`] });

@@ -5,7 +5,7 @@ import { applyPlan, type ApplyOptions, type ApplyResult, type FileChange, type P
 import { loadUserShadow, shadowChange } from './passwd.js';
 import { relabelAfterReplace, remountIfReadOnly } from './relabel.js';
 import { isExpired, type ShadowEntry } from './shadow.js';
-import { resolveInRoot } from './target.js';
+import { readTargetText, resolveInRoot } from './target.js';
 
 /**
  * Gets a user back in without changing their password: removes the "!"
@@ -16,22 +16,14 @@ import { resolveInRoot } from './target.js';
 const FAILLOCK_DEFAULT = '/var/run/faillock';
 const PAM_FILES = ['/etc/pam.d/system-auth', '/etc/pam.d/password-auth', '/etc/pam.d/common-auth', '/etc/pam.d/common-account', '/etc/pam.d/login', '/etc/pam.d/sshd'];
 
-function readIn(root: string, rel: string): string | undefined {
-  try {
-    return readFileSync(resolveInRoot(root, rel), 'utf8');
-  } catch {
-    return undefined;
-  }
-}
-
 /** Every faillock tally directory the target configures (faillock.conf `dir =`, pam_faillock `dir=`). */
 export function faillockDirs(root: string): string[] {
   const dirs = new Set<string>();
-  const conf = readIn(root, '/etc/security/faillock.conf');
+  const conf = readTargetText(root, '/etc/security/faillock.conf');
   const m = conf && /^\s*dir\s*=\s*(\S+)/m.exec(conf);
   dirs.add(m ? m[1] : FAILLOCK_DEFAULT);
   for (const f of PAM_FILES) {
-    for (const line of (readIn(root, f) ?? '').split('\n')) {
+    for (const line of (readTargetText(root, f) ?? '').split('\n')) {
       const d = !line.trim().startsWith('#') && /pam_faillock\.so/.test(line) ? /\bdir=(\S+)/.exec(line) : null;
       if (d) dirs.add(d[1]);
     }

@@ -4,7 +4,7 @@
 // when the command fails, is killed, or rdrescue itself gets SIGTERM.
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { mkroot } from '../../src/index.js';
 import { BUNDLE, rdrescue } from '../helpers/cli.js';
@@ -92,4 +92,23 @@ t.test('--dry-run lists the mounts and the command and mounts nothing', async (t
   t.match(res.stdout, /would run \(via chroot\): \/bin\/true\nwould unmount \/etc\/resolv.conf\nwould unmount \/run\nwould unmount \/dev\/pts/);
   t.same(mountsBelow(r.mnt), [r.mnt]);
   t.notOk(existsSync(`${r.mnt}/proc/self`));
+});
+
+t.test('symlink escape: a target /proc or /run that is a symbolic link gets no mount', async (t) => {
+  const r = rhelRoot(t, {
+    rw: true,
+    sizeMiB: 48,
+    dirs: ['sys', 'dev', 'tmp', 'var/log', 'root'],
+    prepare: (d) => {
+      mkroot(d, PROGRAMS);
+      symlinkSync('/etc', join(d, 'proc'));
+      symlinkSync('../tmp', join(d, 'run'));
+    },
+  });
+  const res = rdrescue(['chroot', '--root', r.mnt, '--', '/bin/bash', '-c', `ls /etc/os-release`]);
+  t.equal(res.status, 0, res.stderr);
+  t.match(res.stderr, /note: \/proc is a symbolic link in the target; not mounted/);
+  t.match(res.stderr, /note: \/run is a symbolic link in the target; not mounted/);
+  t.match(res.stdout, /^\/etc\/os-release$/m, "the target's /etc was not covered by proc");
+  t.same(mountsBelow(r.mnt), [r.mnt]);
 });

@@ -99,3 +99,17 @@ t.test('status --undo LAST after passwd restores the old shadow from the journal
   t.equal(res.status, 4);
   t.match(res.stderr, /etc\/shadow: changed since entry 5 \(passwd\); re-run with --force/);
 });
+
+t.test('path traversal: a crafted journal in the target cannot make undo write outside it', async (t) => {
+  const r = debianRoot(t, { rw: true });
+  const outside = join(r.dir, 'outside-victim');
+  writeFileSync(outside, 'untouched\n');
+  mkdirSync(join(r.mnt, 'var/lib/rdrescue/undo/1'), { recursive: true });
+  writeFileSync(join(r.mnt, 'var/lib/rdrescue/undo/1/x'), 'planted\n');
+  const entry = { id: 1, time: '2026-01-01T00:00:00Z', action: 'passwd', summary: [], files: [{ path: '/../outside-victim', existed: true, saved: '/var/lib/rdrescue/undo/1/x' }] };
+  writeFileSync(join(r.mnt, 'var/log/rdrescue.log'), JSON.stringify(entry) + '\n');
+  const res = rdrescue(['status', '--root', r.mnt, '--undo', 'LAST', '--force']);
+  t.equal(res.status, 0, res.stderr);
+  t.equal(readFileSync(outside, 'utf8'), 'untouched\n', 'the file beside the mount is untouched');
+  t.equal(readFileSync(join(r.mnt, 'outside-victim'), 'utf8'), 'planted\n', '".." stopped at the target root');
+});
