@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
+import type { Writable } from 'node:stream';
 import { constants as osConstants } from 'node:os';
-import { readFileSync, readlinkSync, statSync } from 'node:fs';
+import { readlinkSync, statSync } from 'node:fs';
 import { RdError, EXIT } from '../errors.js';
 import { RootFs } from '../elf/rootfs.js';
 import { findProgram } from '../rescue/programs.js';
@@ -107,25 +108,37 @@ async function runTree(dir: string, opts: SandboxOptions, shownAs: string = dir)
     RDS_VETH_SANDBOX_ADDR: veth?.sandboxAddr ?? '',
     RDS_VETH_PEER: veth ? veth.hostAddr.split('/')[0] : '',
   };
-  const nsArgs = ['--pid', '--fork', '--kill-child', '--mount', '--uts', '--ipc', '--net', '--propagation', 'private', ...(userns ? ['--map-root-user'] : [])];
+  const nsArgs = ['--pid', '--mount', '--uts', '--ipc', '--net', '--propagation', 'private', ...(userns ? ['--map-root-user'] : [])];
   const stageArgs = [String(binds.length), ...binds.flatMap((b) => [b.kind, b.src, b.dst]), ...command];
-  // setpriv --pdeathsig: if rdrescue itself is SIGKILLed, unshare dies, --kill-child takes PID 1 and with it the whole namespace.
+  // setpriv --pdeathsig: if rdrescue itself is SIGKILLed, the stage dies, and PID 1 (same setting towards the stage) with it.
   const child = spawn(setpriv, ['--pdeathsig', 'KILL', '--', unshare, ...nsArgs, '--', '/bin/sh', '-c', STAGE_SCRIPT, 'rdrescue-sandbox', ...stageArgs], {
     env,
-    stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
+    stdio: ['inherit', 'inherit', 'inherit', 'pipe', 'ignore', 'pipe'],
   });
+  const go = (child.stdio as unknown as Array<Writable | null>)[5]!;
+  go.on('error', () => undefined); // PID 1 gone before the go: the exit status tells
   let status = '';
+  let init: number | undefined;
+  let started = false;
   child.stdio[3]!.on('data', (d: Buffer) => {
     status += d.toString('utf8');
-    if (status.includes('ready\n') && child.pid) opts.onStart?.({ pid: child.pid, veth });
+    const done = /^setup-done (\d+)$/m.exec(status);
+    if (done && init === undefined) {
+      init = Number(done[1]);
+      go.end('go\n');
+    }
+    if (!started && /^started$/m.test(status)) {
+      started = true;
+      opts.onStart?.({ pid: init!, veth });
+    }
   });
   let forwarded: NodeJS.Signals | undefined;
   let killTimer: NodeJS.Timeout | undefined;
   const release = onTerminatingSignal((sig) => {
-    const init = sandboxInit(child.pid);
     if (init === undefined) return;
+    const pid = init;
     try {
-      process.kill(init, sig);
+      process.kill(pid, sig);
     } catch {
       return; // already gone
     }
@@ -133,7 +146,7 @@ async function runTree(dir: string, opts: SandboxOptions, shownAs: string = dir)
       forwarded = sig;
       killTimer = setTimeout(() => {
         try {
-          process.kill(init, 'SIGKILL');
+          process.kill(pid, 'SIGKILL');
         } catch {
           /* exited meanwhile */
         }
@@ -145,29 +158,17 @@ async function runTree(dir: string, opts: SandboxOptions, shownAs: string = dir)
       child.on('error', reject);
       child.on('close', (c, s) => resolve([c, s]));
     });
-    if (!status.includes('ready\n') && signal === null) {
-      const why = status.trim().split('\n').filter(Boolean).pop() ?? `unshare exited with status ${code}`;
+    if (!started && signal === null) {
+      const why = status.split('\n').filter((l) => l && !/^setup-done /.test(l)).pop() ?? `unshare exited with status ${code}`;
       throw new RdError(`sandbox setup failed: ${why}`, { file: shownAs });
     }
-    if (signal !== null) {
-      const shown = forwarded && signal === 'SIGKILL' ? forwarded : signal;
-      return { exitCode: 128 + (osConstants.signals[shown] ?? 0), signal: shown };
-    }
+    if (signal !== null) return { exitCode: 128 + (osConstants.signals[signal] ?? 0), signal };
+    // The stage reports a killed command as 128+N; one we killed after the grace period counts as the signal we were sent.
+    if (forwarded && code === 128 + osConstants.signals.SIGKILL) return { exitCode: 128 + osConstants.signals[forwarded], signal: forwarded };
     return { exitCode: code ?? EXIT.failure };
   } finally {
     clearTimeout(killTimer);
     release();
     if (veth) removeVeth(veth.hostIf);
-  }
-}
-
-/** The sandbox's PID 1 seen from the host: the one child of the unshare process. */
-function sandboxInit(unsharePid: number | undefined): number | undefined {
-  if (!unsharePid) return undefined;
-  try {
-    const kids = readFileSync(`/proc/${unsharePid}/task/${unsharePid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
-    return kids.length ? Number(kids[0]) : undefined;
-  } catch {
-    return undefined;
   }
 }

@@ -1,23 +1,33 @@
 /**
- * The setup stage: a POSIX sh script that `unshare` runs as PID 1 of the new
- * namespaces. It still sees the host's filesystem (the mount namespace is a
- * private copy), so it uses the host's mount, hostname, ip and chroot to
- * build the sandbox root, and only then enters it: a tree such as a busybox
- * initramfs has no Node and maybe none of these tools.
+ * The setup stage: a POSIX sh script that `unshare` runs inside the new
+ * mount, UTS, IPC and network namespaces (and user namespace when not root).
+ * It still sees the host's filesystem (the mount namespace is a private
+ * copy), so it uses the host's mount, hostname, ip and chroot to build the
+ * sandbox root: a tree such as a busybox initramfs has no Node and maybe none
+ * of these tools.
  *
  * Every mount is made inside the new mount namespace, on a tmpfs laid over a
  * host directory (SCRATCH) only in that namespace, so the host's mount table
  * never changes and the kernel removes it all when the last process inside
  * exits, even after SIGKILL.
  *
- * The root is entered the way an initramfs hands over to the real root:
- * `mount --move` of the new root onto `/`, then chroot. The old root stays
- * underneath, unreachable by any path (`..` at a mount root follows back down
- * into the mount on top).
+ * The PID namespace is unshared without --fork: the stage itself stays in
+ * the host's PID namespace and its first child becomes PID 1. That child
+ * waits (reading fd 5) until rdrescue says go, mounts /proc (only a process
+ * inside the new PID namespace can mount a /proc that shows it), enters the
+ * root the way an initramfs hands over to the real root (`mount --move` of
+ * the new root onto `/`, then chroot; the old root stays underneath,
+ * unreachable by any path) and execs the command, so the command is PID 1.
+ * The stage waits for it and exits with its status, 128+N when signal N
+ * killed it (util-linux 2.38's `unshare --fork` exits 1 instead when its
+ * child dies of SIGKILL, which is why it is not used).
  *
  * Fd 3 is the status pipe to rdrescue: setup errors go there (stderr is
- * redirected) and `ready` is written just before the command is started, so
- * rdrescue can tell a setup failure from the command's own exit status.
+ * redirected), then `setup-done PID` (PID 1's host PID) and, from PID 1 just
+ * before the exec, `started`, so rdrescue can tell a setup failure from the
+ * command's own exit status. PID 1 runs under `setpriv --pdeathsig KILL`:
+ * when the stage dies (it has the same setting towards rdrescue), so does
+ * the sandbox.
  *
  * Inputs: environment (RDS_*) and positional arguments
  *   NBINDS, then KIND SRC DST per bind (KIND dir|file, DST resolved inside the tree), then the command.
@@ -27,6 +37,24 @@ set -eu
 exec 4>&2 2>&3
 C=$RDS_SCRATCH
 R=$C/root
+n=$1; shift
+bindargs=$((3 * n))
+
+(
+  read -r go <&5 && [ "$go" = go ] || exit 125
+  exec 5<&-
+  mount -n -t proc -o nosuid,nodev,noexec proc "$R$RDS_PROC"
+  cd "$R"
+  mount -n --move . /
+  shift "$bindargs"
+  echo started >&3
+  exec 2>&4 3>&- 4>&-
+  exec setpriv --pdeathsig KILL -- env -i PATH="$RDS_PATH" HOME=/root TERM="$RDS_TERM" RDRESCUE_SANDBOX=1 RDRESCUE_SANDBOX_HOST="$RDS_VETH_PEER" chroot . "$@"
+) &
+init=$!
+trap 'kill -KILL "$init" 2> /dev/null || :' EXIT
+exec 5<&-
+
 mount -n -t tmpfs -o mode=0755,size=64m rdrescue-scratch "$C"
 mkdir "$R"
 if [ "$RDS_MODE" = rw ]; then
@@ -43,11 +71,11 @@ mkpoint() { # KIND INNER: make a missing mount point (the caller checked the typ
   if [ "$1" = file ]; then mkdir -p "$R$(dirname "$2")"; : > "$R$2"; else mkdir -p "$R$2"; fi
 }
 
-mkpoint dir "$RDS_PROC"; mount -n -t proc -o nosuid,nodev,noexec proc "$R$RDS_PROC"
+mkpoint dir "$RDS_PROC"
 mkpoint dir "$RDS_SYS"; mount -n -t sysfs -o ro,nosuid,nodev,noexec sysfs "$R$RDS_SYS"
 mkpoint dir "$RDS_DEV"; D=$R$RDS_DEV
 mount -n -t tmpfs -o mode=0755,nosuid,nodev,size=1m rdrescue-dev "$D"
-for n in null zero random urandom tty; do : > "$D/$n"; mount -n --bind "/dev/$n" "$D/$n"; done
+for node in null zero random urandom tty; do : > "$D/$node"; mount -n --bind "/dev/$node" "$D/$node"; done
 : > "$D/console"
 if [ -t 0 ] && tty=$(tty); then mount -n --bind "$tty" "$D/console"; else mount -n --bind /dev/null "$D/console"; fi
 mkdir "$D/pts" "$D/shm"
@@ -59,7 +87,6 @@ for t in "$RDS_TMP" "$RDS_RUN"; do
   if [ -n "$t" ]; then mount -n -t tmpfs -o mode=1777,nosuid,nodev rdrescue-tmp "$R$t"; fi
 done
 
-n=$1; shift
 while [ "$n" -gt 0 ]; do
   mkpoint "$1" "$3"
   mount -n --bind "$2" "$R$3"
@@ -81,9 +108,14 @@ if [ -n "$RDS_VETH" ]; then
 fi
 
 if [ "$RDS_MODE" = ro ]; then mount -n -o remount,bind,ro,nodev "$R"; else mount -n -o remount,bind,nodev "$R"; fi
-cd "$R"
-mount -n --move . /
-echo ready >&3
-exec 2>&4 3>&- 4>&-
-exec env -i PATH="$RDS_PATH" HOME=/root TERM="$RDS_TERM" RDRESCUE_SANDBOX=1 RDRESCUE_SANDBOX_HOST="$RDS_VETH_PEER" chroot . "$@"
+echo "setup-done $init" >&3
+trap - EXIT
+# Signals are rdrescue's to forward; here they only interrupt wait (a handler, unlike an ignore, is not inherited by PID 1).
+trap : INT TERM HUP QUIT
+exec 2> /dev/null 3>&- 4>&- # the command's fate is rdrescue's to report (no "Killed" from sh)
+while :; do
+  if wait "$init"; then status=0; else status=$?; fi
+  kill -0 "$init" 2> /dev/null || break
+done
+exit "$status"
 `;
