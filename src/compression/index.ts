@@ -39,7 +39,7 @@ export function encoderFor(c: Compression): Encoder {
 }
 
 export interface CodecInfo {
-  /** How members are decoded: always built in; `fast` names the faster native path used when available. */
+  /** How members are decoded: always possible built in; a faster native path is named where one is used when available. */
   decode: string;
   /** How members are written: built in, or the external program and the Debian package providing it. */
   encode: string;
@@ -52,13 +52,13 @@ export interface CodecInfo {
 export const CODECS: Record<Compression, CodecInfo> = {
   gzip: { decode: 'built in (node:zlib inflate)', encode: 'built in (node:zlib)' },
   zstd: {
-    decode: 'built in (node:zlib zstd on Node >= 22.15, else fzstd in JavaScript)',
+    decode: 'built in (node:zlib zstd on Node >= 22.15; else the zstd program if on PATH, for speed; else fzstd in JavaScript)',
     encode: nativeZstd ? 'built in (node:zlib zstd)' : 'external: zstd',
     ...(nativeZstd ? {} : { program: 'zstd', debianPackage: 'zstd' }),
   },
-  xz: { decode: 'built in (LZMA2 decoder in TypeScript)', encode: 'external: xz --check=crc32 --lzma2=dict=1MiB', program: 'xz', debianPackage: 'xz-utils' },
+  xz: { decode: 'built in (LZMA2 decoder in TypeScript; the xz program if on PATH, for speed)', encode: 'external: xz --check=crc32 --lzma2=dict=1MiB', program: 'xz', debianPackage: 'xz-utils' },
   lzma: { decode: 'built in (LZMA decoder in TypeScript)', encode: 'external: xz --format=lzma', program: 'xz', debianPackage: 'xz-utils' },
   lz4: { decode: 'built in (legacy frame, TypeScript)', encode: 'external: lz4 -l', program: 'lz4', debianPackage: 'lz4' },
   bzip2: { decode: 'built in (TypeScript)', encode: 'external: bzip2', program: 'bzip2', debianPackage: 'bzip2' },
-  lzo: { decode: 'built in (lzop container + LZO1X, TypeScript)', encode: 'external: lzop', program: 'lzop', debianPackage: 'lzop' },
+  lzo: { decode: 'built in (lzop container + LZO1X in TypeScript; the lzop program if on PATH, for speed)', encode: 'external: lzop', program: 'lzop', debianPackage: 'lzop' },
 };

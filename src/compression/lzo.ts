@@ -1,6 +1,6 @@
 import { FormatError } from '../errors.js';
 import { adler32, crc32 } from './checksum.js';
-import { pipeProgram } from './pipe.js';
+import { Passer, pipeProgram, programFeed } from './pipe.js';
 import { OutputSink } from './sink.js';
 import { ByteSource } from './source.js';
 import type { Decoder, Encoder } from './types.js';
@@ -148,42 +148,50 @@ export function lzo1xDecode(src: Uint8Array, dst: Uint8Array): void {
  * flags announce (Adler-32 or CRC-32, of the uncompressed and/or compressed
  * data) are verified. The member ends after the zero block length.
  */
+/** Parse and verify an lzop header; returns its flags and its raw bytes. */
+async function readHeader(src: ByteSource): Promise<{ flags: number; raw: Buffer }> {
+  const raw: Buffer[] = [];
+  const checked: Buffer[] = [];
+  const read = async (n: number, covered = true) => {
+    await src.need(n);
+    const b = Buffer.from(src.take(n));
+    raw.push(b);
+    if (covered) checked.push(b);
+    return b;
+  };
+  if (!(await read(9, false)).equals(MAGIC)) throw new FormatError('not an lzop file (bad magic)', { offset: 0 });
+  const version = (await read(2)).readUInt16BE(0);
+  await read(2); // library version
+  if (version >= 0x0940) await read(2); // version needed to extract
+  const method = (await read(1))[0]!;
+  if (method < 1 || method > 3) throw new FormatError(`unsupported lzop method ${method} (only LZO1X methods 1-3)`, { offset: src.offset - 1 });
+  if (version >= 0x0940) await read(1); // level
+  const flags = (await read(4)).readUInt32BE(0);
+  if (flags & F_H_FILTER) throw new FormatError('lzop filters are not supported (the kernel does not apply them either)', { offset: src.offset - 4 });
+  await read(8); // mode, mtime low
+  if (version >= 0x0940) await read(4); // mtime high
+  await read((await read(1))[0]!); // name
+  const checksumAt = src.offset;
+  const stored = (await read(4, false)).readUInt32BE(0);
+  const header = Buffer.concat(checked);
+  if (stored !== (flags & F_H_CRC32 ? crc32(header) : adler32(header))) throw new FormatError('lzop header checksum mismatch', { offset: checksumAt });
+  if (flags & F_H_EXTRA_FIELD) await read((await read(4, false)).readUInt32BE(0) + 4, false);
+  return { flags, raw: Buffer.concat(raw) };
+}
+
+/**
+ * One lzop file. The kernel's unlzo skips the header checksum and exactly one
+ * 4-byte checksum per block; here the header and every block checksum the
+ * flags announce (Adler-32 or CRC-32, of the uncompressed and/or compressed
+ * data) are verified. The member ends after the zero block length. When the
+ * lzop program is on PATH (and `native` is not false) it decodes (about 4x
+ * faster, same checks); the member end is still found here from the block
+ * lengths.
+ */
 export const decodeLzo: Decoder = async function* (input, opts) {
   const src = new ByteSource(input, 'lzo');
   const sink = new OutputSink('lzo', opts.maxOutput);
-  await src.need(9 + 7);
-  if (!src.take(9).equals(MAGIC)) throw new FormatError('not an lzop file (bad magic)', { offset: 0 });
-  const headerParts: Buffer[] = [];
-  const field = async (n: number) => {
-    await src.need(n);
-    const b = Buffer.from(src.take(n));
-    headerParts.push(b);
-    return b;
-  };
-  const version = (await field(2)).readUInt16BE(0);
-  await field(2); // library version
-  if (version >= 0x0940) await field(2); // version needed to extract
-  const method = (await field(1))[0]!;
-  if (method < 1 || method > 3) throw new FormatError(`unsupported lzop method ${method} (only LZO1X methods 1-3)`, { offset: src.offset - 1 });
-  if (version >= 0x0940) await field(1); // level
-  const flags = (await field(4)).readUInt32BE(0);
-  if (flags & F_H_FILTER) throw new FormatError('lzop filters are not supported (the kernel does not apply them either)', { offset: src.offset - 4 });
-  await field(8); // mode, mtime low
-  if (version >= 0x0940) await field(4); // mtime high
-  const nameLen = (await field(1))[0]!;
-  await field(nameLen);
-  await src.need(4);
-  const checksumAt = src.offset;
-  const stored = src.take(4).readUInt32BE(0);
-  const header = Buffer.concat(headerParts);
-  const computed = flags & F_H_CRC32 ? crc32(header) : adler32(header);
-  if (stored !== computed) throw new FormatError('lzop header checksum mismatch', { offset: checksumAt });
-  if (flags & F_H_EXTRA_FIELD) {
-    await src.need(4);
-    const len = src.take(4).readUInt32BE(0);
-    await src.need(len + 4);
-    src.skip(len + 4);
-  }
+  const { flags, raw } = await readHeader(src);
   const checks = (compressed: boolean) => {
     const list: Array<'adler' | 'crc'> = [];
     if (flags & (compressed ? F_ADLER32_C : F_ADLER32_D)) list.push('adler');
@@ -192,6 +200,28 @@ export const decodeLzo: Decoder = async function* (input, opts) {
   };
   const dChecks = checks(false);
   const cChecks = checks(true);
+  const feed = opts.native === false ? undefined : programFeed('lzop', ['-d', '-c', '-q'], sink);
+  if (feed) {
+    const pass = new Passer(src, feed, sink);
+    try {
+      await feed.write(raw);
+      for (;;) {
+        const at = src.offset;
+        const dstLen = (await pass.take(4)).readUInt32BE(0);
+        if (dstLen === 0) break;
+        if (dstLen > BLOCK_MAX) throw new FormatError(`lzop block of ${dstLen} bytes exceeds the 256 KiB the kernel accepts`, { offset: at });
+        const srcLen = (await pass.take(4)).readUInt32BE(0);
+        if (srcLen === 0 || srcLen > dstLen) throw new FormatError(`bad lzop compressed block length ${srcLen}`, { offset: at + 4 });
+        await pass.take(4 * (dChecks.length + (srcLen < dstLen ? cChecks.length : 0)) + srcLen);
+        yield* pass.flushIfFull();
+      }
+      yield* pass.end();
+    } finally {
+      pass.close();
+    }
+    src.finish();
+    return;
+  }
   const verify = (kind: 'adler' | 'crc', data: Uint8Array, want: number, what: string, at: number) => {
     const got = kind === 'adler' ? adler32(data) : crc32(data);
     if (got !== want) throw new FormatError(`lzop block ${what} ${kind === 'adler' ? 'Adler-32' : 'CRC-32'} mismatch (corrupt data)`, { offset: at });

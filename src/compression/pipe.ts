@@ -1,7 +1,9 @@
 import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { RdError } from '../errors.js';
+import { FormatError, RdError } from '../errors.js';
+import type { OutputSink } from './sink.js';
+import type { ByteSource } from './source.js';
 
 const found = new Map<string, string | undefined>();
 
@@ -99,5 +101,133 @@ export async function* pipeProgram(
   if (code !== 0) {
     const msg = Buffer.concat(stderr).toString('utf8').trim().split('\n')[0] ?? '';
     throw new RdError(`${program} ${args.join(' ')} failed with exit status ${code}${msg ? `: ${msg}` : ''}`);
+  }
+}
+
+/** Where a decoder sends a member's exact compressed bytes. */
+export interface Feed {
+  write(part: Buffer): Promise<void>;
+  /** No more input: wait for the decompressor to finish; throws if it failed. */
+  end(): Promise<void>;
+  close(): void;
+}
+
+/**
+ * A decompressor program on PATH (for speed only) fed exactly one member's
+ * bytes, found by walking the format's framing. Its stdout goes to the sink;
+ * no backpressure is needed there: the program can only run ahead by the
+ * input in flight (one write plus the pipe buffer), and decoders write more
+ * only after their consumer took the output. Undefined when not installed.
+ */
+export function programFeed(program: string, args: string[], sink: OutputSink): Feed | undefined {
+  const path = findProgram(program);
+  if (!path) return undefined;
+  const child = spawn(path, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  const stderr: Buffer[] = [];
+  let failure: unknown;
+  child.stdout.on('data', (d: Buffer) => {
+    try {
+      sink.push(d);
+    } catch (e) {
+      failure ??= e;
+      child.kill();
+    }
+  });
+  child.stderr.on('data', (d: Buffer) => stderr.push(d));
+  child.stdin.on('error', (e) => {
+    failure ??= e;
+  });
+  const exited = new Promise<number | null>((resolve) => {
+    child.on('error', (e) => {
+      failure ??= e;
+      resolve(null);
+    });
+    child.on('close', resolve);
+  });
+  const fail = () => {
+    if (failure instanceof FormatError) return failure;
+    const last = Buffer.concat(stderr).toString('utf8').trim().split('\n').pop() ?? '';
+    // "/*stdin*\ : Data corruption detected", "xz: (stdin): Compressed data is corrupt", ...
+    const msg = last.replace(/^(zstd|xz|lz4|lzop): /, '').replace(/^(\(stdin\)|\/\*stdin\*\\|<stdin>|stdin) ?: ?/, '');
+    return new Error(msg || ((failure as Error | undefined)?.message ?? `${program} failed`));
+  };
+  return {
+    write: async (part) => {
+      if (failure) throw fail();
+      if (!child.stdin.write(part)) await new Promise((r) => child.stdin.once('drain', r));
+      if (failure) throw fail();
+    },
+    end: async () => {
+      child.stdin.end();
+      const code = await exited;
+      if (failure || code !== 0) throw fail();
+    },
+    close: () => {
+      if (child.exitCode === null) child.kill();
+    },
+  };
+}
+
+/** Compressed bytes handed to a program per write. */
+const FEED_BATCH = 256 * 1024;
+
+/**
+ * Walks a member through a ByteSource while passing its exact bytes to a
+ * decompressor program in batches; output is collected in the sink.
+ */
+export class Passer {
+  private parts: Buffer[] = [];
+  private len = 0;
+  private batchStart: number;
+
+  constructor(
+    private readonly src: ByteSource,
+    private readonly feed: Feed,
+    private readonly sink: OutputSink,
+  ) {
+    this.batchStart = src.offset;
+  }
+
+  /** Consume n bytes of the member and pass them on; returns them (a view). */
+  async take(n: number): Promise<Buffer> {
+    await this.src.need(n);
+    const b = this.src.take(n);
+    this.parts.push(b);
+    this.len += n;
+    return b;
+  }
+
+  /** Write the batch once it is large enough; yields output that is ready. */
+  async *flushIfFull(): AsyncGenerator<Buffer, void, undefined> {
+    if (this.len >= FEED_BATCH) await this.flush();
+    if (this.sink.ready) yield this.sink.take();
+  }
+
+  async *end(): AsyncGenerator<Buffer, void, undefined> {
+    await this.flush();
+    await this.feed.end().catch((e) => {
+      throw this.corrupt(e);
+    });
+    yield* this.sink.takeChunks();
+  }
+
+  close(): void {
+    this.feed.close();
+  }
+
+  private async flush(): Promise<void> {
+    if (!this.len) return;
+    const b = Buffer.concat(this.parts, this.len);
+    this.parts = [];
+    this.len = 0;
+    await this.feed.write(b).catch((e) => {
+      throw this.corrupt(e);
+    });
+    this.batchStart = this.src.offset;
+  }
+
+  private corrupt(e: unknown): FormatError {
+    if (e instanceof FormatError) return e;
+    return new FormatError(`corrupt ${this.src.format} data: ${(e as Error).message}`, { offset: this.batchStart });
   }
 }
