@@ -36,3 +36,4 @@ export * from './write/options.js';
 export * from './exe/executable.js';
 export * from './exe/payload.js';
 export * from './exe/inject.js';
+export * from './sandbox/overlay-view.js';
