@@ -41,7 +41,7 @@ export function register(program: Command): void {
       if (o.json) printJson(r);
       else {
         const grew = r.newBytes - r.originalBytes;
-        process.stderr.write(`rdrescue: wrote ${r.output}: ${r.entries} entries added, ${r.originalBytes} -> ${r.newBytes} bytes (+${grew}, ${((grew / r.originalBytes) * 100).toFixed(1)}%)\n`);
+        process.stderr.write(`rdrescue: wrote ${r.output}: ${r.entries} ${r.entries === 1 ? 'entry' : 'entries'} added, ${r.originalBytes} -> ${r.newBytes} bytes (+${grew}, ${((grew / r.originalBytes) * 100).toFixed(1)}%)\n`);
       }
     });
 }

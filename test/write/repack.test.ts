@@ -1,7 +1,7 @@
 // repack: GNU cpio (and each compressor's own program) as the oracle for what
 // was written; extract -> repack -> extract round trips; reproducibility.
 import t from 'tap';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -67,6 +67,21 @@ t.test('names are stored as dracut and mkinitramfs store them (find . | LC_ALL=C
   t.equal(ours.split('\n')[0], '.');
   const gnu = execFileSync('sh', ['-c', 'cd "$1" && find . | LC_ALL=C sort | cpio -o --quiet -H newc | cpio -t --quiet', 'sh', sample]).toString();
   t.same(ours.split('\n').sort(), gnu.split('\n').sort(), 'the same names as GNU cpio stores');
+});
+
+t.test('--format crc: GNU cpio verifies every checksum and extracts the same tree', async (t) => {
+  const img = join(work, 'crc.img');
+  const r = rdrescue(['repack', sample, '-o', img, '--format', 'crc', '--compress', 'none']);
+  t.equal(r.status, 0, r.stderr);
+  t.equal(readFileSync(img).subarray(0, 6).toString(), '070702');
+  const out = join(work, 'crc.out');
+  gnuUnpack(img, 'none', out);
+  t.same(diffSnapshots(snapshot(sample), snapshot(out)), []);
+  const corrupt = readFileSync(img);
+  const at = corrupt.indexOf('PermitRootLogin');
+  corrupt[at] ^= 0x20;
+  const bad = spawnSync('cpio', ['-i', '--quiet', '--only-verify-crc'], { input: corrupt });
+  t.match(bad.stderr.toString(), /checksum error/, 'the oracle does check: a flipped byte is caught');
 });
 
 t.test('headers: inodes in order, hard links the newc way (one inode, nlink = names, data on the last name)', async (t) => {
