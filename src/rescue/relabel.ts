@@ -1,6 +1,6 @@
 import { selinuxState } from './facts.js';
 import { planRemount } from './mounts.js';
-import type { FileChange, Plan } from './plan.js';
+import { applyPlan, type ApplyOptions, type ApplyResult, type FileChange, type Plan } from './plan.js';
 import { readTargetFile } from './target.js';
 
 /**
@@ -53,4 +53,8 @@ export function planRelabel(root: string, opts: RelabelOptions = {}): Plan {
     notes,
     satisfied: !change,
   };
+}
+
+export async function relabel(opts: RelabelOptions & ApplyOptions & { root: string }): Promise<ApplyResult> {
+  return applyPlan(planRelabel(opts.root, opts), opts);
 }

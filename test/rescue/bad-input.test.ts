@@ -6,6 +6,7 @@ import { existsSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { rdrescue, BUNDLE, type CliResult } from '../helpers/cli.js';
 import type { Ext4Root } from '../helpers/ext4.js';
+import { checkShadowUnlocked, procLockHolders } from '../../src/index.js';
 import { isReadOnly, rhelRoot, shadowLine, systemCryptVerifies } from './helpers.js';
 
 const PW = 'Secret-never-shown-42';
@@ -183,4 +184,17 @@ t.test('symlink escape: an absolute etc/shadow link resolves inside the target, 
   t.equal(res.status, 0, res.stderr);
   t.same(readFileSync('/etc/shadow'), hostShadow, "the rescue system's /etc/shadow is untouched");
   t.ok(systemCryptVerifies(PW, shadowLine(readFileSync(join(r.mnt, 'data/shadow'), 'utf8'), 'root')[1]), "the target's /data/shadow got the new hash");
+});
+
+t.test('/proc/locks names the holder of an fcntl lock (the check used where no perl or python3 can take the lock)', async (t) => {
+  const r = rhelRoot(t, { rw: true });
+  const path = join(r.mnt, 'etc/.pwd.lock');
+  const holder = fcntlHolder(path);
+  t.teardown(() => void holder.child.kill('SIGKILL'));
+  await holder.ready;
+  t.same(procLockHolders(path), [holder.child.pid]);
+  t.throws(() => checkShadowUnlocked(r.mnt), { message: new RegExp(`locked by running process ${holder.child.pid} \\(perl\\) \\(fcntl lock\\)`), exitCode: 5 });
+  holder.child.kill('SIGKILL');
+  await new Promise((res) => holder.child.once('exit', res));
+  t.same(procLockHolders(path), []);
 });

@@ -1,18 +1,24 @@
 // The interactive and small commands: hash, passwd on a terminal (through
 // `script`, a real pty), remount with its fsck warning.
 import t from 'tap';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUNDLE, rdrescue } from '../helpers/cli.js';
 import { isReadOnly, rhelRoot, shadowLine, systemCryptVerifies } from './helpers.js';
 
-/** Runs rdrescue on a pty, typing each answer after a pause (as a person would, after the prompt). */
-function onTerminal(args: string[], answers: string[]): { status: number | null; out: string } {
-  const typing = answers.map((a) => `sleep 0.8; printf '%s\\r' '${a}'`).join('; ');
+/** Runs rdrescue on a pty (`script`), typing each answer once its prompt has appeared, as a person would. */
+function onTerminal(args: string[], answers: string[]): Promise<{ status: number | null; out: string }> {
   const cmd = [process.execPath, BUNDLE, ...args].map((a) => `'${a}'`).join(' ');
-  const r = spawnSync('sh', ['-c', `(${typing}; sleep 1) | script -qec "${cmd.replace(/"/g, '\\"')}" /dev/null`], { encoding: 'utf8', timeout: 30000 });
-  return { status: r.status, out: r.stdout };
+  const child = spawn('script', ['-qec', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  let prompts = 0;
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+    const seen = (out.match(/password for [^:]*: /g) ?? []).length;
+    while (prompts < seen && prompts < answers.length) child.stdin.write(`${answers[prompts++]}\r`);
+  });
+  return new Promise((resolve) => child.once('close', (status) => resolve({ status, out })));
 }
 
 t.test('hash --password-stdin prints a $6$ hash the system crypt accepts', async (t) => {
@@ -28,19 +34,19 @@ t.test('hash --password-stdin prints a $6$ hash the system crypt accepts', async
 });
 
 t.test('hash on a terminal: asked twice, nothing echoed', async (t) => {
-  const r = onTerminal(['hash'], ['tty-secret-1', 'tty-secret-1']);
+  const r = await onTerminal(['hash'], ['tty-secret-1', 'tty-secret-1']);
   t.equal(r.status, 0, r.out);
   t.match(r.out, /New password for the hash: .*\n.*Retype new password/s);
   t.notOk(r.out.includes('tty-secret-1'), 'the typed password never appears on the terminal');
   t.ok(systemCryptVerifies('tty-secret-1', /\$6\$\S+/.exec(r.out)![0]));
-  const mismatch = onTerminal(['hash'], ['one-thing', 'another']);
+  const mismatch = await onTerminal(['hash'], ['one-thing', 'another']);
   t.equal(mismatch.status, 2);
   t.match(mismatch.out, /the passwords do not match; nothing was changed/);
 });
 
 t.test('passwd on a terminal, the way a rescuer at rd.break types it', async (t) => {
   const r = rhelRoot(t);
-  const res = onTerminal(['passwd', 'root', '--root', r.mnt], ['typed-at-the-prompt', 'typed-at-the-prompt']);
+  const res = await onTerminal(['passwd', 'root', '--root', r.mnt], ['typed-at-the-prompt', 'typed-at-the-prompt']);
   t.equal(res.status, 0, res.out);
   t.notOk(res.out.includes('typed-at-the-prompt'));
   t.ok(systemCryptVerifies('typed-at-the-prompt', shadowLine(readFileSync(join(r.mnt, 'etc/shadow'), 'utf8'), 'root')[1]));
