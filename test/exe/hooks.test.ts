@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VERSION } from '../../src/version.js';
-import { buildDracut, buildInitramfsTools } from '../vm/initramfs.js';
+import { buildDracut, buildInitramfsTools, HOOKS_DIR } from '../vm/initramfs.js';
 import { installedKernel } from '../vm/kernel.js';
 import { run } from '../vm/run.js';
 import { ensureSea } from '../vm/sea.js';
@@ -53,4 +53,25 @@ t.test('initramfs-tools hook puts a working rdrescue into the image', async (t) 
   const tree = unpacked(img, join(work, 'itools'));
   checkTree(t, tree, 'initramfs-tools');
   t.same(readFileSync(join(tree, 'usr/lib/rdrescue/rdrescue')).length, readFileSync(SEA).length, 'the executable is the one given');
+});
+
+t.test('initramfs-tools hook without the executable warns and lets the build go on', async (t) => {
+  const dest = join(work, 'no-exe');
+  mkdirSync(dest);
+  const r = spawnSync('sh', [join(HOOKS_DIR, 'initramfs-tools/hooks/rdrescue')], {
+    encoding: 'utf8',
+    env: { ...process.env, DESTDIR: dest, RDRESCUE_EXE: join(work, 'missing-rdrescue') },
+  });
+  t.equal(r.status, 0, 'a kernel upgrade is not stopped by a missing rescue tool');
+  t.match(r.stderr, /^W: rdrescue: executable not found/m, 'it says so');
+  t.same(readdirSync(dest), [], 'nothing half-installed');
+});
+
+t.test('dracut module check refuses without the executable, so an explicit --add fails loudly', async (t) => {
+  const r = spawnSync('bash', ['-c', 'dwarn() { echo "$*" >&2; }; . "$1"; check', 'sh', join(HOOKS_DIR, 'dracut/95rdrescue/module-setup.sh')], {
+    encoding: 'utf8',
+    env: { ...process.env, RDRESCUE_EXE: join(work, 'missing-rdrescue'), PATH: '/usr/bin:/bin' },
+  });
+  t.not(r.status, 0, 'check() fails');
+  t.match(r.stderr, /rdrescue: executable not found/, 'and says why');
 });
