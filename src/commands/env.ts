@@ -31,7 +31,7 @@ export function register(program: Command): void {
         out.push(`  selinux: ${target.selinux.mode}${target.selinux.type ? ` (${target.selinux.type})` : ''}${target.selinux.relabelNeeded ? ', files replaced from here need a relabel' : ''}`);
         out.push(`  init: ${target.init ?? 'unknown'}`);
       } else out.push(`target root: none: ${problem}`);
-      if (env.hint && !(o.root && target)) out.push(`next: ${env.hint}`);
+      if (env.hint && !(o.root && target) && !problem?.includes(env.hint)) out.push(`next: ${env.hint}`);
       process.stdout.write(out.join('\n') + '\n');
     });
 }

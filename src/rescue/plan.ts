@@ -91,7 +91,13 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions = {}): Promise<Ap
     }
     if (id !== undefined) {
       const summary = [...(plan.remount?.changed ? [`remounted ${plan.remount.mountPoint} ${plan.remount.to}`] : []), ...plan.changes.flatMap((c) => c.description)];
-      appendJournal(plan.root, { id, time: new Date().toISOString(), action: plan.action, subject: plan.subject, summary, files, undoes: plan.undoes });
+      try {
+        appendJournal(plan.root, { id, time: new Date().toISOString(), action: plan.action, subject: plan.subject, summary, files, undoes: plan.undoes });
+      } catch (e) {
+        // the change itself is done and durable; failing now would make it look undone
+        notes.push(`the change is made, but it could not be recorded in /var/log/rdrescue.log (${(e as Error).message}), so status --undo will not know it`);
+        return { plan, applied: true, notes };
+      }
     }
     return { plan, applied: true, journalId: id, notes };
   } finally {
