@@ -70,13 +70,14 @@ export async function* pipeProgram(
     });
     child.on('close', (code) => resolve(code));
   });
-  const missing = () => new RdError(`${program} not found: install the Debian package "${pkg}" (apt-get install ${pkg}) to write ${program} output`);
+  // EPIPE when the program dies early: its exit status tells the story.
+  child.stdin.on('error', () => undefined);
   let feedError: unknown;
   const feeding = (async () => {
     try {
       for await (const chunk of source) {
-        if (spawnError) return;
-        if (!child.stdin.write(chunk)) await new Promise((r) => child.stdin.once('drain', r));
+        if (spawnError || child.stdin.destroyed) return;
+        if (!child.stdin.write(chunk)) await Promise.race([new Promise((r) => child.stdin.once('drain', r)), exited]);
       }
     } catch (e) {
       feedError = e;
@@ -85,17 +86,23 @@ export async function* pipeProgram(
       child.stdin.end();
     }
   })();
-  child.stdin.on('error', () => {
-    // EPIPE when the program dies early: its exit status tells the story.
-  });
+  let finished = false;
   try {
-    for await (const out of child.stdout) yield out as Buffer;
+    try {
+      for await (const out of child.stdout) yield out as Buffer;
+    } catch (e) {
+      if (!spawnError) throw e;
+    }
+    finished = true;
   } finally {
-    if (child.exitCode === null && !spawnError) child.kill();
+    // Only a consumer that stopped early leaves the program running.
+    if (!finished && child.exitCode === null && !spawnError) child.kill();
   }
   await feeding;
   const code = await exited;
-  if (spawnError?.code === 'ENOENT') throw missing();
+  if (spawnError?.code === 'ENOENT') {
+    throw new RdError(`${program} not found: install the Debian package "${pkg}" (apt-get install ${pkg}) to write this compression`);
+  }
   if (spawnError) throw new RdError(`cannot run ${program}: ${spawnError.message}`);
   if (feedError) throw feedError;
   if (code !== 0) {
