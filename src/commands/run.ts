@@ -1,0 +1,61 @@
+import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+import type { Command } from 'commander';
+import { RdError, EXIT } from '../errors.js';
+import { loadRunbook } from '../runbook/load.js';
+import { formatReport, planRunbook, runRunbook, type RunbookReport } from '../runbook/runner.js';
+import { printJson } from './common.js';
+import { printLines, runbookRoot } from './plan.js';
+
+interface Flags {
+  root?: string;
+  yes?: boolean;
+  dryRun?: boolean;
+  json?: boolean;
+}
+
+/** One answer from the controlling terminal; false when there is none to ask. */
+function confirm(question: string): boolean {
+  const fd = openSync('/dev/tty', 'r+');
+  try {
+    writeSync(fd, question);
+    const buf = Buffer.alloc(256);
+    const n = readSync(fd, buf, 0, buf.length, null);
+    return /^\s*y(es)?\s*$/i.test(buf.subarray(0, n).toString('utf8'));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function finish(report: RunbookReport, json?: boolean): void {
+  if (json) printJson(report);
+  else printLines(formatReport(report));
+  if (!report.ok) process.exitCode = EXIT.failure;
+}
+
+export function register(program: Command): void {
+  program
+    .command('run')
+    .description('apply a runbook to the target in order, stopping at the first failure; every change is journaled in the target (rdrescue status). Asks first on a terminal unless --yes')
+    .argument('<runbook>', 'the runbook file (YAML or JSON)')
+    .option('--root <dir>', "the root of the system to rescue (default: the runbook's target:, else detected)")
+    .option('-y, --yes', 'apply without asking')
+    .option('--dry-run', 'print the plan (exactly what `rdrescue plan` prints) and change nothing')
+    .option('--json', 'print the report as JSON')
+    .addHelpText('after', '\nExit status: 0 when every step is done (or was already), 1 when a step failed (the report lists done / failed / not run), 3 for a runbook refused before anything changed, 4 without --yes and no terminal to ask on.')
+    .action(async (file: string, o: Flags) => {
+      const rb = loadRunbook(file);
+      const target = { root: runbookRoot(rb, o.root) };
+      const plan = planRunbook(rb, target);
+      if (o.dryRun) {
+        if (o.json) printJson(plan);
+        else printLines(formatReport(plan));
+        return;
+      }
+      if (!o.yes && plan.changed > 0) {
+        if (!process.stdin.isTTY) throw new RdError('refusing to change the target without --yes: there is no terminal to ask on (review it with: rdrescue plan RUNBOOK)', {}, EXIT.refused);
+        printLines(formatReport(plan));
+        if (!confirm(`apply these changes to ${target.root}? [y/N] `)) throw new RdError('not confirmed; nothing was changed', {}, EXIT.refused);
+      }
+      finish(await runRunbook(rb, target, plan), o.json);
+    });
+}

@@ -1,0 +1,75 @@
+import { chmodSync, chownSync, lstatSync, mkdirSync } from 'node:fs';
+import { RdError } from '../errors.js';
+import { appendJournal, nextJournalId } from '../rescue/journal.js';
+import { applyRemount } from '../rescue/mounts.js';
+import { applyPlan, describePlan, type ApplyResult, type Plan } from '../rescue/plan.js';
+import { resolveInRoot } from '../rescue/target.js';
+
+/**
+ * The `write` and `ssh-key` steps change content (a rescue Plan, applied,
+ * backed up and journaled by the rescue library) and also directories,
+ * modes and owners, which a Plan cannot express. Those are done around the
+ * Plan: ownership and a tightened mode before the new content lands, so new
+ * content is never readable by more people than the runbook allows, and the
+ * final mode after.
+ */
+export interface MetaChange {
+  /** In-target path, links already resolved. */
+  path: string;
+  mkdir?: boolean;
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  what: string;
+}
+
+export interface FilePlan {
+  plan: Plan;
+  before: MetaChange[];
+  after: MetaChange[];
+  satisfied: boolean;
+}
+
+export function octal(mode: number): string {
+  return `0${(mode & 0o7777).toString(8).padStart(3, '0')}`;
+}
+
+export function describeFilePlan(fp: FilePlan, applied = false): string[] {
+  if (fp.satisfied) return describePlan(fp.plan);
+  const verb = applied ? '' : 'would: ';
+  const meta = (ms: MetaChange[]) => ms.map((m) => `${verb}${m.path}: ${m.what}`);
+  // the content descriptions already carry the mode/owner lines when content changes
+  const lines = describePlan(fp.plan, applied);
+  return fp.plan.changes.length ? lines : [...lines.filter((l) => !l.startsWith('note:')), ...meta([...fp.before, ...fp.after]), ...lines.filter((l) => l.startsWith('note:'))];
+}
+
+function applyMeta(root: string, m: MetaChange): void {
+  const host = resolveInRoot(root, m.path, false);
+  if (m.mkdir) mkdirSync(host, { mode: 0o700 });
+  // the path was checked when planned; a link appearing since is someone racing us
+  if (lstatSync(host).isSymbolicLink()) throw new RdError('became a symbolic link after the plan was made; nothing more was changed', { file: m.path });
+  if (m.uid !== undefined || m.gid !== undefined) chownSync(host, m.uid ?? -1, m.gid ?? -1);
+  if (m.mode !== undefined) chmodSync(host, m.mode);
+}
+
+export async function applyFilePlan(fp: FilePlan): Promise<ApplyResult> {
+  const { plan } = fp;
+  if (fp.satisfied) return { plan, applied: false, notes: plan.notes };
+  const notes = [...plan.notes];
+  if (plan.remount?.changed) {
+    applyRemount(plan.remount);
+    notes.push(`remounted ${plan.remount.mountPoint} ${plan.remount.to}`);
+  }
+  for (const m of fp.before) applyMeta(plan.root, m);
+  let journalId: number | undefined;
+  if (plan.changes.length) {
+    const r = await applyPlan({ ...plan, remount: undefined });
+    journalId = r.journalId;
+  } else {
+    journalId = nextJournalId(plan.root);
+    const summary = [...(plan.remount?.changed ? [`remounted ${plan.remount.mountPoint} ${plan.remount.to}`] : []), ...[...fp.before, ...fp.after].map((m) => `${m.path}: ${m.what}`)];
+    appendJournal(plan.root, { id: journalId, time: new Date().toISOString(), action: plan.action, subject: plan.subject, summary, files: [] });
+  }
+  for (const m of fp.after) applyMeta(plan.root, m);
+  return { plan, applied: true, journalId, notes };
+}
