@@ -37,3 +37,4 @@ export * from './exe/executable.js';
 export * from './exe/payload.js';
 export * from './exe/inject.js';
 export * from './sandbox/overlay-view.js';
+export * from './runbook/index.js';
