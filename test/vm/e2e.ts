@@ -62,6 +62,9 @@ async function rescue(f: Flavor, env: { accel: Accel; vmlinux: string; baseDisk:
     await vm.boot();
     await vm.expect(f.prompt, 240_000, `the ${f.name} break prompt`);
     timings.push([`${f.name}: boot to prompt`, seconds(t)]);
+    // A misaligned or unreadable appended segment is only logged, and its files are silently missing.
+    const unpack = /Initramfs unpacking failed[^\n]*/.exec(vm.transcript());
+    check(`${f.name}: the kernel unpacked every segment of the injected image`, !unpack, unpack?.[0]);
     t = Date.now();
     // On a terminal --password-stdin reads to end of input: the password, Enter, then Ctrl-D.
     const r = await vm.sh('rdrescue passwd root --password-stdin', 180_000, `${NEW_ROOT_PASSWORD}\n\x04`);
