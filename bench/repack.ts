@@ -1,7 +1,7 @@
 // Repack timing: `rdrescue repack` against the pipelines the generators use
 // to pack the same tree.
 //
-//   node --import tsx bench/repack.ts [--runs 3] [--image /boot/initrd.img-…]
+//   node --import tsx bench/repack.ts [--runs 3] [--image /boot/initrd.img-…] [--groups gzip,zstd]
 //
 // The tree is the distribution initramfs extracted once (rdrescue extract) into
 // $RDRESCUE_BENCH_DIR (default $TMPDIR/rdrescue-repack-bench). Peers:
@@ -23,6 +23,8 @@ const arg = (name: string, def: string) => {
   return i > 0 ? process.argv[i + 1]! : def;
 };
 const RUNS = Number(arg('runs', '3'));
+/** Only the groups whose title starts with one of these (e.g. --groups zstd). */
+const ONLY = arg('groups', '').split(',').filter(Boolean);
 const root = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..');
 const cli = join(root, 'dist', 'rdrescue.cjs');
 const dir = process.env.RDRESCUE_BENCH_DIR ?? join(tmpdir(), 'rdrescue-repack-bench');
@@ -101,7 +103,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 const treeMb = Number(execFileSync('du', ['-sm', '--apparent-size', tree]).toString().split('\t')[0]);
 console.log(`repack of ${image} (${treeMb} MB tree), median of ${RUNS} runs, ${new Date().toISOString()}`);
-for (const g of groups) {
+for (const g of groups.filter((x) => ONLY.length === 0 || ONLY.some((o) => x.title.startsWith(o)))) {
   console.log(`\n${g.title}`);
   const rows: Array<{ c: Case; s: number; bytes: number }> = [];
   for (const c of g.cases) {

@@ -22,7 +22,7 @@ export function register(program: Command): void {
     .argument('<image>', 'initramfs image (never modified unless -o names it)')
     .argument('[files...]', 'SRC[:DEST]: a file or directory (recursively, with modes); DEST defaults to SRC\'s absolute path')
     .requiredOption('-o, --output <image>', 'image to write (replaced atomically)')
-    .option('--bin <program...>', 'PROGRAM[:DEST]: a program and every library it loads, at their paths')
+    .option('--bin <program...>', 'PROGRAM[:DEST]: a program and every library it loads, at their paths (takes every argument up to the next option: give files before it)')
     .option('--compress <method>', `compression of the new segment: ${COMPRESS_CHOICES.join(', ')}`, 'none')
     .option('--level <n>', 'compression level')
     .option('--root <dir>', 'resolve --bin programs and libraries inside this root instead of /')
