@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { Writable } from 'node:stream';
+import { isatty } from 'node:tty';
 import { constants as osConstants } from 'node:os';
 import { readlinkSync, statSync } from 'node:fs';
 import { RdError, EXIT } from '../errors.js';
@@ -81,7 +82,8 @@ async function runTree(dir: string, opts: SandboxOptions, shownAs: string = dir)
   const userns = opts.userns ?? process.getuid?.() !== 0;
   if (opts.net === 'veth' && userns) throw new RdError('--net veth needs root: an unprivileged user cannot add interfaces to the host', {}, EXIT.refused);
   const veth = opts.net === 'veth' ? planVeth() : undefined;
-  const tty = process.stdin.isTTY ? readlinkSync('/proc/self/fd/0') : undefined;
+  // isatty, not process.stdin.isTTY: creating process.stdin would set O_NONBLOCK on the terminal the sandbox shell reads.
+  const tty = isatty(0) ? readlinkSync('/proc/self/fd/0') : undefined;
   const scratch = pickScratch([root.dir, ...binds.map((b) => b.src), ...(tty ? [tty] : [])]);
   const setpriv = need('setpriv', 'util-linux');
   const unshare = need('unshare', 'util-linux');

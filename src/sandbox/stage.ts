@@ -34,7 +34,7 @@
  */
 export const STAGE_SCRIPT = String.raw`
 set -eu
-exec 4>&2 2>&3
+exec 4>&2 2>&3 6<&0
 C=$RDS_SCRATCH
 R=$C/root
 n=$1; shift
@@ -42,18 +42,21 @@ bindargs=$((3 * n))
 
 (
   read -r go <&5 && [ "$go" = go ] || exit 125
-  exec 5<&-
+  exec 5<&- 6<&-
   mount -n -t proc -o nosuid,nodev,noexec proc "$R$RDS_PROC"
   cd "$R"
   mount -n --move . /
   shift "$bindargs"
   echo started >&3
   exec 2>&4 3>&- 4>&-
-  exec setpriv --pdeathsig KILL -- env -i PATH="$RDS_PATH" HOME=/root TERM="$RDS_TERM" RDRESCUE_SANDBOX=1 RDRESCUE_SANDBOX_HOST="$RDS_VETH_PEER" chroot . "$@"
-) &
+  # An asynchronous list starts with SIGINT and SIGQUIT ignored, and exec keeps that: Ctrl-C would not reach the command.
+  sig=--default-signal=INT,QUIT
+  env "$sig" true 2> /dev/null || sig=-i # coreutils < 8.31 has no --default-signal
+  exec setpriv --pdeathsig KILL -- env -i "$sig" PATH="$RDS_PATH" HOME=/root TERM="$RDS_TERM" RDRESCUE_SANDBOX=1 RDRESCUE_SANDBOX_HOST="$RDS_VETH_PEER" chroot . "$@"
+) 0<&6 & # an explicit stdin: an asynchronous list would otherwise get /dev/null
 init=$!
 trap 'kill -KILL "$init" 2> /dev/null || :' EXIT
-exec 5<&-
+exec 5<&- 6<&-
 
 mount -n -t tmpfs -o mode=0755,size=64m rdrescue-scratch "$C"
 mkdir "$R"

@@ -3,11 +3,11 @@
 // kernel does it: the mounts live only in the sandbox's mount namespace, and
 // the namespace dies with its last process).
 import t from 'tap';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { rdrescue } from '../helpers/cli.js';
+import { BUNDLE, rdrescue } from '../helpers/cli.js';
 import { busyboxTree, hostLinks, mountChanges, mountTable, processesWith, startSandbox, waitFor } from './helpers.js';
 
 const work = mkdtempSync(join(tmpdir(), 'rdrescue-sbtest-'));
@@ -111,4 +111,24 @@ t.test('an image: the temporary tree is removed, also after the sandbox is kille
   const next = rdrescue(['sandbox', img, '--', '/bin/true'], { env });
   t.equal(next.status, 0, next.stderr);
   t.same(readdirSync(tmp), [], 'the next run removed it');
+});
+
+t.test('on a terminal: the shell reads it, is PID 1 with job control, and Ctrl-C stops only the foreground command', async (t) => {
+  // util-linux script gives rdrescue a pseudo-terminal and passes our bytes to it, \x03 included.
+  const child = spawn('script', ['-qec', `${process.execPath} ${BUNDLE} sandbox ${tree}`, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+  const until = async (re: RegExp) => t.ok(await waitFor(() => re.test(out), 10000), `saw ${re}`);
+  await until(/# /);
+  child.stdin.write('echo pid=$$\n');
+  await until(/pid=1/);
+  child.stdin.write('sleep 4321\n');
+  t.ok(await waitFor(() => processesWith('4321').length === 1), 'sleep runs');
+  child.stdin.write('\x03');
+  t.ok(await waitFor(() => processesWith('4321').length === 0), 'Ctrl-C ended sleep');
+  child.stdin.write('echo still-here\n');
+  await until(/still-here\r?\n/);
+  child.stdin.end('exit 6\n');
+  t.equal(await exited, 6);
 });
