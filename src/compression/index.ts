@@ -58,7 +58,7 @@ export const CODECS: Record<Compression, CodecInfo> = {
   },
   xz: { decode: 'built in (LZMA2 decoder in TypeScript; the xz program if on PATH, for speed)', encode: 'external: xz --check=crc32 --lzma2=dict=1MiB', program: 'xz', debianPackage: 'xz-utils' },
   lzma: { decode: 'built in (LZMA decoder in TypeScript)', encode: 'external: xz --format=lzma', program: 'xz', debianPackage: 'xz-utils' },
-  lz4: { decode: 'built in (legacy frame, TypeScript)', encode: 'external: lz4 -l', program: 'lz4', debianPackage: 'lz4' },
+  lz4: { decode: 'built in (legacy frame, TypeScript)', encode: 'built in (legacy frame, fast LZ4 compressor in TypeScript)' },
   bzip2: { decode: 'built in (TypeScript)', encode: 'external: bzip2', program: 'bzip2', debianPackage: 'bzip2' },
   lzo: { decode: 'built in (lzop container + LZO1X in TypeScript; the lzop program if on PATH, for speed)', encode: 'external: lzop', program: 'lzop', debianPackage: 'lzop' },
 };

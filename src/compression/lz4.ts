@@ -1,5 +1,4 @@
 import { FormatError } from '../errors.js';
-import { pipeProgram } from './pipe.js';
 import { OUTPUT_CHUNK, OutputSink } from './sink.js';
 import { ByteSource } from './source.js';
 import type { Decoder, Encoder } from './types.js';
@@ -124,6 +123,99 @@ async function nextBlock(src: ByteSource): Promise<number | undefined> {
   }
 }
 
-export const encodeLz4: Encoder = async function* (source, opts) {
-  yield* pipeProgram('lz4', ['-l', '-c', '-q', `-${opts.level ?? 9}`], 'lz4', source);
+const HASH_LOG = 16;
+const MIN_MATCH = 4;
+/** The format's end rules: the last match starts at least 12 bytes and ends at least 5 bytes before the block end. */
+const MF_LIMIT = 12;
+const LAST_LITERALS = 5;
+
+function writeLength(dst: Uint8Array, op: number, n: number): number {
+  while (n >= 255) {
+    dst[op++] = 255;
+    n -= 255;
+  }
+  dst[op++] = n;
+  return op;
+}
+
+/**
+ * Compress one block (greedy LZ4 with a 64K-entry hash table of 4-byte
+ * sequences, the reference fast compressor's scheme). Returns the length.
+ */
+export function lz4CompressBlock(src: Uint8Array, dst: Uint8Array, table: Int32Array): number {
+  const n = src.length;
+  table.fill(-1);
+  let op = 0;
+  let anchor = 0;
+  const emitLiterals = (end: number) => {
+    const lit = end - anchor;
+    const token = op++;
+    dst[token] = (lit >= 15 ? 15 : lit) << 4;
+    if (lit >= 15) op = writeLength(dst, op, lit - 15);
+    dst.set(src.subarray(anchor, end), op);
+    op += lit;
+    return token;
+  };
+  if (n >= MF_LIMIT + 1) {
+    const mfLimit = n - MF_LIMIT;
+    const matchLimit = n - LAST_LITERALS;
+    const read32 = (i: number) => src[i]! | (src[i + 1]! << 8) | (src[i + 2]! << 16) | (src[i + 3]! << 24);
+    let ip = 0;
+    while (ip < mfLimit) {
+      const seq = read32(ip);
+      const h = Math.imul(seq, 2654435761) >>> (32 - HASH_LOG);
+      let ref = table[h]!;
+      table[h] = ip;
+      if (ref < 0 || ip - ref > 65535 || read32(ref) !== seq) {
+        ip += 1 + ((ip - anchor) >>> 6);
+        continue;
+      }
+      while (ip > anchor && ref > 0 && src[ip - 1] === src[ref - 1]) {
+        ip--;
+        ref--;
+      }
+      let len = MIN_MATCH;
+      while (ip + len < matchLimit && src[ip + len] === src[ref + len]) len++;
+      const token = emitLiterals(ip);
+      const offset = ip - ref;
+      dst[op++] = offset & 0xff;
+      dst[op++] = offset >>> 8;
+      const ml = len - MIN_MATCH;
+      dst[token]! |= ml >= 15 ? 15 : ml;
+      if (ml >= 15) op = writeLength(dst, op, ml - 15);
+      ip += len;
+      anchor = ip;
+    }
+  }
+  emitLiterals(n);
+  return op;
+}
+
+/**
+ * Built-in legacy-frame encoder (what `lz4 -l` writes and unlz4 reads): the
+ * magic, then 8 MiB input blocks each compressed on its own. `level` is
+ * ignored: this is the fast compressor (lz4 -1 class ratio).
+ */
+export const encodeLz4: Encoder = async function* (source) {
+  yield Buffer.from([0x02, 0x21, 0x4c, 0x18]);
+  const table = new Int32Array(1 << HASH_LOG);
+  const block = Buffer.allocUnsafe(BLOCK_MAX);
+  let fill = 0;
+  const flush = () => {
+    const out = Buffer.allocUnsafe(4 + COMPRESS_BOUND);
+    const len = lz4CompressBlock(block.subarray(0, fill), out.subarray(4), table);
+    out.writeUInt32LE(len, 0);
+    fill = 0;
+    return out.subarray(0, 4 + len);
+  };
+  for await (const chunk of source) {
+    for (let o = 0; o < chunk.length; ) {
+      const n = Math.min(chunk.length - o, BLOCK_MAX - fill);
+      block.set(chunk.subarray(o, o + n), fill);
+      fill += n;
+      o += n;
+      if (fill === BLOCK_MAX) yield flush();
+    }
+  }
+  if (fill) yield flush();
 };

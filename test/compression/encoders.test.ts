@@ -1,5 +1,6 @@
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -52,9 +53,17 @@ t.test('xz encoder writes what the kernel needs: CRC-32 check, LZMA2 with a 1 Mi
   t.match(listing, /--lzma2=[^\s]*dict=1MiB/);
 });
 
-t.test('lz4 encoder writes the legacy frame', async (t) => {
+t.test('lz4 encoder writes the legacy frame, in 8 MiB blocks, even for incompressible and tiny input', async (t) => {
   const comp = await encode('lz4', data);
   t.same([...comp.subarray(0, 4)], [0x02, 0x21, 0x4c, 0x18]);
+  const mixed = Buffer.concat([randomBytes(3 << 20), Buffer.alloc(7 << 20, 'ab'), realisticData(3_000_000)]);
+  const mixedComp = await encode('lz4', mixed);
+  t.ok(tool('lz4', ['-dc', '-q'], mixedComp).equals(mixed), '13 MB over two blocks: lz4 -dc agrees');
+  t.ok((await decodeAll(decoderFor('lz4'), mixedComp, { native: false })).out.equals(mixed), 'and so does the built-in decoder');
+  for (const tiny of ['', 'a', 'abcdabcdabcdabcd']) {
+    const c = await encode('lz4', Buffer.from(tiny));
+    t.equal(tool('lz4', ['-dc', '-q'], c).toString(), tiny, JSON.stringify(tiny));
+  }
 });
 
 t.test('gzip and zstd encoders honour the level', async (t) => {
@@ -69,7 +78,7 @@ t.test('a missing compressor program names the Debian package to install', async
   const saved = process.env.PATH;
   process.env.PATH = '/nonexistent';
   try {
-    for (const c of ['xz', 'lzma', 'lz4', 'bzip2', 'lzo'] as const) {
+    for (const c of ['xz', 'lzma', 'bzip2', 'lzo'] as const) {
       const err = await encode(c, Buffer.from('x')).catch((e) => e);
       t.type(err, RdError, c);
       t.match(err.message, new RegExp(`apt-get install ${CODECS[c].debianPackage}`), err.message);
