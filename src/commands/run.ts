@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { RdError, EXIT } from '../errors.js';
 import { loadRunbook } from '../runbook/load.js';
 import { formatReport, planRunbook, runRunbook, type RunbookReport } from '../runbook/runner.js';
+import { formatSandboxChanges, runRunbookInSandbox } from '../runbook/sandbox-run.js';
 import { printJson } from './common.js';
 import { printLines, runbookRoot } from './plan.js';
 
@@ -11,6 +12,7 @@ interface Flags {
   yes?: boolean;
   dryRun?: boolean;
   json?: boolean;
+  sandbox?: boolean;
 }
 
 /** One answer from the controlling terminal; false when there is none to ask. */
@@ -41,10 +43,19 @@ export function register(program: Command): void {
     .option('-y, --yes', 'apply without asking')
     .option('--dry-run', 'print the plan (exactly what `rdrescue plan` prints) and change nothing')
     .option('--json', 'print the report as JSON')
+    .option('--sandbox', 'apply to a copy-on-write view of the target and print what would change (files added/changed/removed, with a diff for text); the target is not changed')
     .addHelpText('after', '\nExit status: 0 when every step is done (or was already), 1 when a step failed (the report lists done / failed / not run), 3 for a runbook refused before anything changed, 4 without --yes and no terminal to ask on.')
     .action(async (file: string, o: Flags) => {
       const rb = loadRunbook(file);
       const target = { root: runbookRoot(rb, o.root) };
+      if (o.sandbox) {
+        if (o.dryRun) throw new RdError('--sandbox and --dry-run exclude each other', {}, EXIT.usage);
+        const s = await runRunbookInSandbox(rb, target.root);
+        if (o.json) printJson(s);
+        else printLines([...formatReport(s.report), ...formatSandboxChanges(s.changes)]);
+        if (!s.report.ok) process.exitCode = EXIT.failure;
+        return;
+      }
       const plan = planRunbook(rb, target);
       if (o.dryRun) {
         if (o.json) printJson(plan);

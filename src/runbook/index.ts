@@ -8,3 +8,4 @@ export { planWriteFile, WRITE_BACKUP_SUFFIX, type WriteFileOptions } from './wri
 export { planSshKey, keyIdentity, checkSshKey, type SshKeyOptions } from './ssh-key.js';
 export { applyFilePlan, type FilePlan, type MetaChange } from './file-plan.js';
 export { resolveWithinTarget, type ResolvedTargetPath } from './target-path.js';
+export { runRunbookInSandbox, formatSandboxChanges, type SandboxRun, type SandboxFileChange } from './sandbox-run.js';
