@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const REPO = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
@@ -37,4 +37,13 @@ export async function cached(name: string, build: (tmpPath: string) => Promise<v
     rmSync(tmp, { recursive: true, force: true });
   }
   return { path, built: true };
+}
+
+/** Images made under another key are stale for good (a builder changed): drop them so a kept CI cache does not grow run after run. */
+export function pruneStale(key: string): void {
+  if (!existsSync(CACHE_DIR)) return;
+  for (const f of readdirSync(CACHE_DIR)) {
+    const m = /-([^/]+-[0-9a-f]{12})\.img$/.exec(f);
+    if (m && m[1] !== key) rmSync(join(CACHE_DIR, f), { force: true });
+  }
 }

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { CACHE_DIR, cacheKey, cached } from './cache.js';
+import { CACHE_DIR, cacheKey, cached, pruneStale } from './cache.js';
 import { baseDisk, copyDisk, OLD_ROOT_PASSWORD, shadow as shadowLines } from './disk.js';
 import { buildDracut, buildInitramfsTools } from './initramfs.js';
 import { chooseAccel, installedKernel, pvhVmlinux, type Accel } from './kernel.js';
@@ -115,6 +115,7 @@ async function main(): Promise<void> {
   const { kver, vmlinuz } = installedKernel();
   const key = cacheKey(kver);
   console.log(`kernel ${kver}; cache ${CACHE_DIR} (key ${key})`);
+  pruneStale(key);
 
   let t = Date.now();
   const vmlinux = await pvhVmlinux(kver, vmlinuz);
