@@ -126,8 +126,8 @@ export function planMountPoints(root: RootFs, readOnly: boolean): MountPoints {
  * script's `#!` interpreter must be in the tree too (the ldd lesson: a
  * missing loader reads as "No such file or directory" for a file that is there).
  */
-export function findCommand(root: RootFs, name: string): string {
-  const notFound = (why: string) => new RdError(why, { file: root.dir }, EXIT_NOT_FOUND);
+export function findCommand(root: RootFs, name: string, shownAs: string = root.dir): string {
+  const notFound = (why: string) => new RdError(why, { file: shownAs }, EXIT_NOT_FOUND);
   const candidates = name.includes('/') ? [posix.resolve('/', name)] : SANDBOX_PATH.split(':').map((d) => posix.join(d, name));
   for (const c of candidates) {
     const r = root.resolve(c);

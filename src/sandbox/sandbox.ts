@@ -38,6 +38,15 @@ export interface SandboxResult {
 
 export const DEFAULT_HOSTNAME = 'rdrescue-sandbox';
 
+/**
+ * Capabilities the command never gets, because what they touch is not
+ * namespaced: the host's kernel modules, raw I/O ports and memory, reboot,
+ * the clock, the kernel log, security policy. An initramfs's udev or
+ * modprobe must not load modules into the rescuer's kernel. (As root the
+ * sandbox guards against accidents, not a hostile program: use --userns.)
+ */
+export const DROPPED_CAPS = ['sys_module', 'sys_rawio', 'sys_boot', 'sys_time', 'syslog', 'mac_admin', 'mac_override', 'wake_alarm', 'block_suspend'];
+
 /** Seconds a SIGTERM/SIGHUP forwarded to the sandbox gets before SIGKILL (PID 1 ignores signals it has no handler for). */
 const GRACE_MS = 5000;
 
@@ -70,12 +79,7 @@ async function runTree(dir: string, opts: SandboxOptions, shownAs: string = dir)
   const root = new RootFs(dir);
   const mode = opts.rw ? 'rw' : opts.overlay ? 'overlay' : 'ro';
   const command = opts.command?.length ? opts.command : ['/bin/sh'];
-  try {
-    findCommand(root, command[0]);
-  } catch (e) {
-    if (e instanceof RdError) throw new RdError(e.message.slice(root.dir.length + 2), { file: shownAs }, e.exitCode);
-    throw e;
-  }
+  findCommand(root, command[0], shownAs);
   const binds = (opts.binds ?? []).map((b) => planBind(root, typeof b === 'string' ? parseBind(b) : b));
   const points = planMountPoints(root, mode === 'ro');
   const hostname = validHostname(opts.hostname ?? DEFAULT_HOSTNAME);
@@ -103,6 +107,7 @@ async function runTree(dir: string, opts: SandboxOptions, shownAs: string = dir)
     RDS_RUN: points.run ?? '',
     RDS_HOSTNAME: hostname,
     RDS_PATH: SANDBOX_PATH,
+    RDS_DROP_CAPS: DROPPED_CAPS.map((c) => `-${c}`).join(','),
     RDS_TERM: process.env.TERM ?? '',
     RDS_HOST_PID: String(process.pid),
     RDS_VETH: veth?.hostIf ?? '',

@@ -52,7 +52,7 @@ bindargs=$((3 * n))
   # An asynchronous list starts with SIGINT and SIGQUIT ignored, and exec keeps that: Ctrl-C would not reach the command.
   sig=--default-signal=INT,QUIT
   env "$sig" true 2> /dev/null || sig=-i # coreutils < 8.31 has no --default-signal
-  exec setpriv --pdeathsig KILL -- env -i "$sig" PATH="$RDS_PATH" HOME=/root TERM="$RDS_TERM" RDRESCUE_SANDBOX=1 RDRESCUE_SANDBOX_HOST="$RDS_VETH_PEER" chroot . "$@"
+  exec setpriv --pdeathsig KILL --bounding-set "$RDS_DROP_CAPS" -- env -i "$sig" PATH="$RDS_PATH" HOME=/root TERM="$RDS_TERM" RDRESCUE_SANDBOX=1 RDRESCUE_SANDBOX_HOST="$RDS_VETH_PEER" chroot . "$@"
 ) 0<&6 & # an explicit stdin: an asynchronous list would otherwise get /dev/null
 init=$!
 trap 'kill -KILL "$init" 2> /dev/null || :' EXIT

@@ -185,3 +185,19 @@ t.test('user namespace: an unprivileged caller is root inside, the tree stays re
   t.equal(veth.status, 4);
   t.equal(veth.stderr, 'rdrescue: --net veth needs root: an unprivileged user cannot add interfaces to the host\n');
 });
+
+t.test('kernel module loading: the sandboxed root has no CAP_SYS_MODULE (nor raw I/O, reboot, clock)', async (t) => {
+  const r = sandbox([tree], 'grep CapBnd /proc/self/status');
+  t.equal(r.status, 0, r.stderr);
+  const bnd = BigInt(`0x${r.stdout.trim().split(/\s+/)[1]}`);
+  const has = (bit: number) => ((bnd >> BigInt(bit)) & 1n) === 1n;
+  for (const [name, bit] of [['sys_module', 16], ['sys_rawio', 17], ['sys_boot', 22], ['sys_time', 25], ['syslog', 34]] as const) t.notOk(has(bit), `no ${name}`);
+  t.ok(has(21) && has(0), 'sys_admin and chown stay: the root inside can still mount and repair files');
+});
+
+t.test('--userns as root: root inside maps to root outside through a user namespace', async (t) => {
+  const r = sandbox([tree, '--userns'], 'cat /proc/self/uid_map; ps -o pid,comm; true');
+  t.equal(r.status, 0, r.stderr);
+  t.match(r.stdout, /^\s*0\s+0\s+1\n/, 'a one-uid map, not the initial namespace');
+  t.match(r.stdout, /^\s*1 sh$/m);
+});
