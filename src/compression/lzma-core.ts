@@ -237,15 +237,11 @@ export class LzmaDecoder {
     let from = this.pos - this.rep0 - 1;
     if (from < 0) from += size;
     let to = this.pos;
-    if (from + n <= to || to + n <= from) {
-      if (from + n <= size) {
-        dict.copyWithin(to, from, from + n);
-      } else {
-        for (let k = 0; k < n; k++) {
-          dict[to + k] = dict[from++]!;
-          if (from === size) from = 0;
-        }
-      }
+    if (from + n <= size) {
+      // A forward byte loop is right even when source and destination overlap (repeating
+      // the pattern, as LZ77 means); copyWithin only pays off for long separate runs.
+      if (n >= 64 && (from + n <= to || to + n <= from)) dict.copyWithin(to, from, from + n);
+      else for (let k = 0; k < n; k++) dict[to + k] = dict[from + k]!;
     } else {
       for (let k = 0; k < n; k++) {
         dict[to++] = dict[from++]!;
