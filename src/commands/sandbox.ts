@@ -6,7 +6,7 @@ interface Opts {
   merged?: boolean;
   hostname?: string;
   net: string;
-  bind: string[];
+  bind?: string[];
   rw?: boolean;
   overlay?: boolean;
   userns?: boolean;
@@ -25,11 +25,11 @@ export function register(program: Command): void {
     .option('--merged', 'run an image as the kernel sees it, all segments in one tree (the only view an image runs in; accepted for symmetry with extract)')
     .option('--hostname <name>', 'hostname inside the sandbox', 'rdrescue-sandbox')
     .option('--net <mode>', 'none: only lo; veth: a veth pair with a private 169.254.x.y/30 link to the host and no route beyond it (root only)', 'none')
-    .option('--bind <src:dst>', 'bind a host path into the tree (read-only unless --rw; dst is resolved inside the tree and may not use ..); repeatable', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--bind <src:dst>', 'bind a host path into the tree (read-only unless --rw; dst is resolved inside the tree and may not use ..); repeatable', (v: string, prev: string[] = []) => [...prev, v])
     .option('--rw', 'let writes go through to the directory (default: read-only; an image tree is discarded either way)')
     .option('--overlay', 'let writes succeed but keep them in a temporary layer that is thrown away')
     .option('--userns', 'use a user namespace (caller mapped to root) even when run as root')
-    .addHelpText('after', '\nThe exit status is the command\'s; 128+N when it was killed by signal N; 127 when the command is not in the tree.\nHost needs: util-linux (unshare, setpriv, nsenter), coreutils chroot, hostname, iproute2 for --net veth, overlayfs and namespaces in the kernel.')
+    .addHelpText('after', '\nThe exit status is the command\'s; 128+N when it was killed by signal N; 127 when the command is not in the tree.\nHost needs: util-linux (unshare, setpriv, nsenter), coreutils chroot, hostname, iproute2 for --net veth, overlayfs and namespaces in the kernel.\n')
     .action(async (target: string, command: string[], o: Opts) => {
       if (o.net !== 'none' && o.net !== 'veth') throw new RdError(`--net must be none or veth, got ${JSON.stringify(o.net)}`, {}, EXIT.usage);
       if (o.rw && o.overlay) throw new RdError('--rw and --overlay exclude each other', {}, EXIT.usage);

@@ -57,6 +57,9 @@ const GRACE_MS = 5000;
  * overlay) unless `rw`. Nothing is mounted in the host's namespace.
  */
 export async function runSandbox(target: string, opts: SandboxOptions = {}): Promise<SandboxResult> {
+  // Option mistakes are reported before an image is extracted.
+  validHostname(opts.hostname ?? DEFAULT_HOSTNAME);
+  if (opts.net === 'veth' && usesUserns(opts)) throw new RdError('--net veth needs root: an unprivileged user cannot add interfaces to the host', {}, EXIT.refused);
   const st = statSync(target, { throwIfNoEntry: false });
   if (!st) throw new RdError('no such file or directory', { file: target }, EXIT.usage);
   if (st.isDirectory()) return runTree(target, opts);
@@ -67,6 +70,10 @@ export async function runSandbox(target: string, opts: SandboxOptions = {}): Pro
 function validHostname(name: string): string {
   if (!/^[A-Za-z0-9]([A-Za-z0-9.-]{0,62})$/.test(name)) throw new RdError(`--hostname must be 1-64 letters, digits, dots or dashes, got ${JSON.stringify(name)}`, {}, EXIT.usage);
   return name;
+}
+
+function usesUserns(opts: SandboxOptions): boolean {
+  return opts.userns ?? process.getuid?.() !== 0;
 }
 
 function need(name: string, pkg: string): string {
@@ -83,8 +90,7 @@ async function runTree(dir: string, opts: SandboxOptions, shownAs: string = dir)
   const binds = (opts.binds ?? []).map((b) => planBind(root, typeof b === 'string' ? parseBind(b) : b));
   const points = planMountPoints(root, mode === 'ro');
   const hostname = validHostname(opts.hostname ?? DEFAULT_HOSTNAME);
-  const userns = opts.userns ?? process.getuid?.() !== 0;
-  if (opts.net === 'veth' && userns) throw new RdError('--net veth needs root: an unprivileged user cannot add interfaces to the host', {}, EXIT.refused);
+  const userns = usesUserns(opts);
   const veth = opts.net === 'veth' ? planVeth() : undefined;
   // isatty, not process.stdin.isTTY: creating process.stdin would set O_NONBLOCK on the terminal the sandbox shell reads.
   const tty = isatty(0) ? readlinkSync('/proc/self/fd/0') : undefined;

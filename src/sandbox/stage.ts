@@ -58,7 +58,7 @@ init=$!
 trap 'kill -KILL "$init" 2> /dev/null || :' EXIT
 exec 5<&- 6<&-
 
-mount -n -t tmpfs -o mode=0755,size=64m rdrescue-scratch "$C"
+mount -n -t tmpfs -o mode=0755 rdrescue-scratch "$C"
 mkdir "$R"
 if [ "$RDS_MODE" = rw ]; then
   mount -n --bind "$RDS_DIR" "$R"
