@@ -25,6 +25,8 @@ export interface StepReport {
   lines: string[];
   changes?: StepChange[];
   error?: string;
+  /** The plan error is a refusal for safety (exit 4): the run never starts. */
+  refused?: boolean;
   journalId?: number;
 }
 
@@ -90,22 +92,23 @@ function context(rb: Runbook, t: RunbookTarget, i: number, planned?: Array<Plann
 export function planRunbook(rb: Runbook, t: RunbookTarget): RunbookReport {
   checkRunbook(rb, t.root);
   const planned: Array<PlannedStep | undefined> = [];
-  const errors: string[] = [];
+  const errors: Array<{ message: string; refused: boolean }> = [];
   // remount steps look ahead at the plans of the steps after them, so those come first
   const order = [...rb.steps.filter((s) => s.kind !== 'remount'), ...rb.steps.filter((s) => s.kind === 'remount')];
   for (const s of order) {
     try {
       planned[s.index] = planStep(s, context(rb, t, s.index, planned));
     } catch (e) {
-      errors[s.index] = message(e);
+      errors[s.index] = { message: message(e), refused: e instanceof RdError && e.exitCode === EXIT.refused };
     }
   }
   const steps = rb.steps.map((s, i): StepReport => {
     const base = { step: i + 1, kind: s.kind, label: stepLabel(s), line: s.line };
     const p = planned[i];
     if (!p) {
-      const earlier = planned.slice(0, i).some((q) => q && !q.satisfied);
-      return { ...base, status: 'error', error: errors[i], lines: [`cannot be planned: ${errors[i]}${earlier ? ' (it is planned again after the earlier steps have run)' : ''}`] };
+      const earlier = rb.steps.slice(0, i).some((q) => q.kind !== 'remount' && planned[q.index] && !planned[q.index]!.satisfied);
+      const { message: error, refused } = errors[i];
+      return { ...base, status: 'error', error, refused, lines: [`cannot be planned: ${error}${earlier && !refused ? ' (it is planned again after the earlier steps have run)' : ''}`] };
     }
     return { ...base, status: p.satisfied ? 'satisfied' : 'change', lines: p.lines, changes: p.changes };
   });
@@ -124,8 +127,9 @@ export function planRunbook(rb: Runbook, t: RunbookTarget): RunbookReport {
  * says which), only for a runbook refused before anything was changed.
  */
 export async function runRunbook(rb: Runbook, t: RunbookTarget, pre: RunbookReport = planRunbook(rb, t)): Promise<RunbookReport> {
-  const blocking = pre.steps.find((s, i) => s.status === 'error' && !pre.steps.slice(0, i).some((q) => q.status === 'change'));
-  if (blocking) throw new RdError(`${rb.file}:${blocking.line}: step ${blocking.step} (${blocking.label}): ${blocking.error}; nothing was changed`, {}, EXIT.badInput);
+  // a step that cannot be planned blocks the run unless an earlier step (other than a remount) may make it possible
+  const blocking = pre.steps.find((s, i) => s.status === 'error' && (s.refused || !pre.steps.slice(0, i).some((q) => q.status === 'change' && q.kind !== 'remount')));
+  if (blocking) throw new RdError(`${rb.file}:${blocking.line}: step ${blocking.step} (${blocking.label}): ${blocking.error}; nothing was changed`, {}, blocking.refused ? EXIT.refused : EXIT.badInput);
   const steps: StepReport[] = [];
   let failedStep: number | undefined;
   for (const s of rb.steps) {

@@ -267,6 +267,7 @@ const sshKey: StepKind<{ user: string; key: string }> = {
   check(a, root) {
     checkSshKey(a.key);
     requireUser(root, a.user);
+    planSshKey(root, a); // a planted link in ~/.ssh is refused here, before any step runs
   },
   plan: (a, ctx) => fromFilePlan(planSshKey(ctx.root, a), ctx),
 };
