@@ -1,0 +1,82 @@
+// The CLI as a rescuer uses it: plan, run --dry-run (equal to plan), the
+// --yes rule without a terminal, exit codes, --json, and --sandbox leaving
+// the original byte-identical (sha256 of the image file before/after).
+import t from 'tap';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { rdrescue } from '../helpers/cli.js';
+import { debugfsCat } from '../helpers/ext4.js';
+import { isReadOnly, shadowLine, systemCryptVerifies } from '../rescue/helpers.js';
+import { RUNBOOKS, RUNBOOK_ROOT_PASSWORD, lockedOutRoot } from './helpers.js';
+
+const RESCUE = join(RUNBOOKS, 'rescue.yaml');
+const sha = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
+
+t.test('plan and run --dry-run print the same thing and change nothing; run without a terminal needs --yes', async (t) => {
+  const r = lockedOutRoot(t);
+  const plan = rdrescue(['plan', RESCUE, '--root', r.mnt]);
+  t.equal(plan.status, 0, plan.stderr);
+  t.match(plan.stdout, /step 2 \(line 7\) passwd root: would change/);
+  t.match(plan.stdout, /7 of 8 steps would change the target, 1 already done/);
+  t.notMatch(plan.stdout, /\$6\$/, 'the hash is not printed');
+  const dry = rdrescue(['run', RESCUE, '--root', r.mnt, '--dry-run']);
+  t.equal(dry.status, 0);
+  t.equal(dry.stdout, plan.stdout, 'run --dry-run equals plan');
+  t.same(JSON.parse(rdrescue(['run', RESCUE, '--root', r.mnt, '--dry-run', '--json']).stdout), JSON.parse(rdrescue(['plan', RESCUE, '--root', r.mnt, '--json']).stdout), 'also as JSON');
+  const refused = rdrescue(['run', RESCUE, '--root', r.mnt], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.equal(refused.status, 4);
+  t.match(refused.stderr, /refusing to change the target without --yes: there is no terminal/);
+  t.ok(isReadOnly(r.mnt));
+  t.notOk(existsSync(join(r.mnt, 'etc/motd')), 'nothing changed');
+
+  const run = rdrescue(['run', RESCUE, '--root', r.mnt, '--yes', '--json']);
+  t.equal(run.status, 0, run.stderr);
+  const report = JSON.parse(run.stdout);
+  t.equal(report.changed, 7);
+  t.same(report.steps.map((s: { status: string }) => s.status), ['done', 'done', 'done', 'done', 'done', 'done', 'unchanged', 'done']);
+  t.ok(systemCryptVerifies(RUNBOOK_ROOT_PASSWORD, shadowLine(readFileSync(join(r.mnt, 'etc/shadow'), 'utf8'), 'root')[1]));
+
+  const again = rdrescue(['run', RESCUE, '--root', r.mnt]);
+  t.equal(again.status, 0, 'nothing to change: no --yes needed');
+  t.match(again.stdout, /nothing changed: all 8 steps were already done/);
+  const status = rdrescue(['status', '--root', r.mnt]);
+  t.match(status.stdout, /runbook rescue\.yaml/);
+});
+
+t.test('a failing step: exit 1 and the report on stdout', async (t) => {
+  const r = lockedOutRoot(t);
+  const res = rdrescue(['run', join(RUNBOOKS, 'fails-midway.yaml'), '--root', r.mnt, '--yes']);
+  t.equal(res.status, 1);
+  t.match(res.stdout, /step 3 \(line 6\) chroot \/usr\/bin\/no-such-program --regenerate-all: FAILED: .*status 127/);
+  t.match(res.stdout, /step 4 \(line 7\) fstab disable \/mnt\/backup: not run/);
+  t.match(res.stdout, /stopped at step 3: 2 done, 0 already done, 1 failed, 2 not run/);
+});
+
+t.test('run --sandbox: the diff of what would change, the original byte-identical', async (t) => {
+  const r = lockedOutRoot(t);
+  const mountsBefore = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').length;
+  const before = sha(r.image);
+  const res = rdrescue(['run', RESCUE, '--root', r.mnt, '--sandbox']);
+  t.equal(res.status, 0, res.stderr);
+  t.match(res.stdout, /sandbox: a copy-on-write view; the target itself is not changed/);
+  t.match(res.stdout, /^modified \/etc\/fstab$/m);
+  t.match(res.stdout, /^ {4}-LABEL=backup {12}\/mnt\/backup/m);
+  t.match(res.stdout, /^ {4}\+#LABEL=backup {12}\/mnt\/backup/m);
+  t.match(res.stdout, /^added \/etc\/motd: mode 0644, owner 0:0$/m);
+  t.match(res.stdout, /^ {4}\+Repaired by rdrescue runbook\.$/m);
+  t.match(res.stdout, /^added \/home\/alice\/\.ssh \(dir\): mode 0700, owner 1000:1000$/m);
+  t.match(res.stdout, /^modified \/etc\/shadow$/m);
+  t.match(res.stdout, /^ {4}-alice:<locked hash 107 chars>:19100:/m, 'the shadow diff shows which fields changed');
+  t.notMatch(res.stdout, /\$6\$|\$y\$/, 'but never a hash');
+  t.match(res.stdout, /^added \/\.autorelabel/m);
+  t.ok(isReadOnly(r.mnt), 'the target was never remounted');
+  t.notOk(existsSync(join(r.mnt, 'etc/motd')));
+  t.notOk(existsSync(join(r.mnt, 'var/log/rdrescue.log')));
+  t.equal(readFileSync('/proc/self/mountinfo', 'utf8').split('\n').length, mountsBefore, "the host's mount table is as it was");
+  const json = JSON.parse(rdrescue(['run', RESCUE, '--root', r.mnt, '--sandbox', '--json']).stdout);
+  t.ok(json.changes.some((c: { path: string; change: string }) => c.path === '/etc/motd' && c.change === 'added'));
+  r.unmount();
+  t.equal(sha(r.image), before, 'the image file is byte-identical');
+  t.equal(debugfsCat(r.image, '/etc/fstab').toString(), readFileSync('fixtures/rescue/rhel/etc/fstab', 'utf8'));
+});
