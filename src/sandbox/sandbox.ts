@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import type { Writable } from 'node:stream';
 import { isatty } from 'node:tty';
 import { constants as osConstants } from 'node:os';
-import { readlinkSync, statSync } from 'node:fs';
+import { readFileSync, readlinkSync, statSync } from 'node:fs';
 import { RdError, EXIT } from '../errors.js';
 import { RootFs } from '../elf/rootfs.js';
 import { findProgram } from '../rescue/programs.js';
@@ -47,7 +47,7 @@ export const DEFAULT_HOSTNAME = 'rdrescue-sandbox';
  */
 export const DROPPED_CAPS = ['sys_module', 'sys_rawio', 'sys_boot', 'sys_time', 'syslog', 'mac_admin', 'mac_override', 'wake_alarm', 'block_suspend'];
 
-/** Seconds a SIGTERM/SIGHUP forwarded to the sandbox gets before SIGKILL (PID 1 ignores signals it has no handler for). */
+/** How long a command that catches or ignores SIGTERM/SIGHUP/SIGQUIT has before SIGKILL. */
 const GRACE_MS = 5000;
 
 /**
@@ -147,13 +147,23 @@ async function runTree(dir: string, opts: SandboxOptions, shownAs: string = dir)
   });
   let forwarded: NodeJS.Signals | undefined;
   let killTimer: NodeJS.Timeout | undefined;
+  // The kernel shields a namespace's PID 1 from every signal it has no handler for, so a command such as
+  // sleep would outlive Ctrl-C. Such a signal is carried out for it (SIGKILL, reported as the signal);
+  // a handled or ignored one is forwarded, and SIGTERM/SIGHUP/SIGQUIT are enforced after a grace period.
   const release = onTerminatingSignal((sig) => {
     if (init === undefined) return;
     const pid = init;
+    const how = disposition(pid, sig);
+    if (how === undefined) return; // already gone
     try {
+      if (how === 'default') {
+        forwarded = sig;
+        process.kill(pid, 'SIGKILL');
+        return;
+      }
       process.kill(pid, sig);
     } catch {
-      return; // already gone
+      return;
     }
     if (sig !== 'SIGINT' && !killTimer) {
       forwarded = sig;
@@ -184,4 +194,19 @@ async function runTree(dir: string, opts: SandboxOptions, shownAs: string = dir)
     release();
     if (veth) removeVeth(veth.hostIf);
   }
+}
+
+/** What the process does with `sig`, from /proc/PID/status (undefined when it is gone). */
+function disposition(pid: number, sig: NodeJS.Signals): 'handler' | 'ignored' | 'default' | undefined {
+  let status: string;
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const bit = 1n << BigInt(osConstants.signals[sig] - 1);
+  const mask = (name: string) => BigInt(`0x${new RegExp(`^${name}:\\s*([0-9a-f]+)$`, 'm').exec(status)?.[1] ?? '0'}`);
+  if (mask('SigCgt') & bit) return 'handler';
+  if (mask('SigIgn') & bit) return 'ignored';
+  return 'default';
 }

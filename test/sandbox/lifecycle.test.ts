@@ -62,13 +62,27 @@ t.test('SIGTERM to rdrescue is forwarded to the command', async (t) => {
   t.match(s.stdout(), /got-term/);
 });
 
-t.test('SIGTERM to rdrescue when PID 1 ignores it: killed after the grace period, status 128+15', async (t) => {
-  const marker = '2718';
-  const s = await startSandbox([tree, '--', '/bin/sh', '-c', `echo ready; exec sleep ${marker}`]);
+t.test('a signal PID 1 has no handler for ends it as it would end any process (the kernel shields PID 1)', async (t) => {
+  for (const [sig, status, marker] of [['SIGTERM', 143, '2718'], ['SIGINT', 130, '2719']] as const) {
+    const s = await startSandbox([tree, '--', '/bin/sh', '-c', `echo ready; exec sleep ${marker}`]);
+    t.ok(await waitFor(() => processesWith(marker).length === 1));
+    const sent = Date.now();
+    s.child.kill(sig);
+    t.equal((await s.exited).code, status, `${sig}: ${s.stderr()}`);
+    t.ok(Date.now() - sent < 4000, 'at once, not after the grace period');
+    t.same(processesWith(marker), []);
+  }
+});
+
+t.test('SIGTERM to a command that ignores it: SIGKILL after the grace period, status 128+15', async (t) => {
+  const marker = '2720';
+  const s = await startSandbox([tree, '--', '/bin/sh', '-c', `trap "" TERM; echo ready; sleep ${marker}; true`]);
+  t.ok(await waitFor(() => processesWith(marker).length === 1));
+  const sent = Date.now();
   s.child.kill('SIGTERM');
-  const { code, signal } = await s.exited;
-  t.equal(code, 143, `${signal} ${s.stderr()}`);
-  t.same(processesWith(marker), []);
+  t.equal((await s.exited).code, 143);
+  t.ok(Date.now() - sent >= 4500, 'the command had its grace period');
+  t.ok(await waitFor(() => processesWith(marker).length === 0));
 });
 
 t.test('SIGKILL of rdrescue itself leaves nothing behind: no process, mount, veth or temp dir', async (t) => {
