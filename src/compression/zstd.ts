@@ -21,7 +21,6 @@ const z = zlib as ZstdZlib;
 /** node:zlib has zstd from Node 22.15 / 23.8 (the single executable's Node 24 has it; Node 20 does not). */
 export const nativeZstd = typeof z.createZstdDecompress === 'function';
 
-
 /**
  * One zstd frame. The frame's end is found by walking its header and block
  * headers (no decoding needed), so whatever follows (padding, another member)
@@ -50,7 +49,7 @@ export const decodeZstd: Decoder = async function* (input, opts) {
   const headerLen = 5 + (single ? 0 : 1) + dictLen + fcsLen;
   await src.need(headerLen);
 
-  const dec = opts.native === false ? fzstdSink(sink) : nativeZstd ? nativeSink(sink) : (programFeed('zstd', ['-d', '-c', '-q'], sink) ?? fzstdSink(sink));
+  const dec = opts.native === false ? fzstdFeed(sink) : nativeZstd ? zlibFeed(sink) : (programFeed('zstd', ['-d', '-c', '-q'], sink) ?? fzstdFeed(sink));
   const corrupt = (e: unknown, at: number) =>
     e instanceof FormatError ? e : new FormatError(`corrupt zstd data: ${(e as Error).message}`, { offset: at });
   try {
@@ -93,7 +92,7 @@ export const decodeZstd: Decoder = async function* (input, opts) {
   src.finish();
 };
 
-function nativeSink(sink: OutputSink): Feed {
+function zlibFeed(sink: OutputSink): Feed {
   const driver = new ZlibDriver(z.createZstdDecompress!() as unknown as ConstructorParameters<typeof ZlibDriver>[0], sink);
   const fail = (e: unknown) => (e instanceof FormatError ? e : new FormatError((e as Error).message));
   return {
@@ -103,7 +102,7 @@ function nativeSink(sink: OutputSink): Feed {
   };
 }
 
-function fzstdSink(sink: OutputSink): Feed {
+function fzstdFeed(sink: OutputSink): Feed {
   // fzstd does not verify the frame's content checksum; node:zlib's zstd does.
   const d = new Decompress((chunk) => sink.push(Buffer.from(chunk)));
   return {
@@ -126,6 +125,6 @@ export const encodeZstd: Encoder = async function* (source, opts) {
     const params = { [c.ZSTD_c_compressionLevel ?? 100]: level, [c.ZSTD_c_checksumFlag ?? 201]: 1 };
     yield* pipeThrough(z.createZstdCompress({ params }), source);
   } else {
-    yield* pipeProgram('zstd', ['-q', '-c', `-${level}`, '-T0'], 'zstd', source);
+    yield* pipeProgram('zstd', ['-q', '-c', ...(level > 19 ? ['--ultra'] : []), `-${level}`, '-T0'], 'zstd', source);
   }
 };
