@@ -35,8 +35,9 @@ const MAX_HOPS = 40;
  * - missing parent directories are added (0755, root) before their children;
  *   existing ones are not repeated, so their modes stay as they are;
  * - names are resolved through the image's symlinks (bin/x becomes usr/bin/x
- *   when bin -> usr/bin), since a directory entry `bin` would make the
- *   kernel unlink the usr-merge link and shadow everything in usr/bin;
+ *   when bin -> usr/bin, a directory given as lib goes to usr/lib), since a
+ *   directory entry `bin` would make the kernel unlink the usr-merge link and
+ *   shadow everything in usr/bin;
  * - a symlink where the image has a directory is left out (the kernel cannot
  *   replace a non-empty directory);
  * - a file over an existing hard-linked file is preceded by a symlink at the
@@ -64,6 +65,10 @@ export async function appendSegment(
   const now = Math.floor(Date.now() / 1000);
   const dirTime = sde !== undefined && sde < now ? sde : now;
   const warn = opts.onWarning ?? (() => undefined);
+  const implicitDir = (m: string) => {
+    planned.push({ name: m, type: 'dir', perm: 0o755, uid: 0, gid: 0, mtime: dirTime, ino: ++ino, nlink: 2, size: 0 });
+    view.set(m, { type: 'dir', nlink: 2 });
+  };
 
   for (const e of given) {
     const norm = checkDest(e.name, 'entry name').slice(1);
@@ -71,16 +76,21 @@ export async function appendSegment(
       planned.push({ ...e, name: '.' });
       continue;
     }
+    if (e.type === 'dir') {
+      // A directory goes where the image's symlinks lead, the last one included (lib -> usr/lib stays a link).
+      const { real, missing } = resolveDir(view, norm, e.name);
+      for (const m of missing) if (m !== real) implicitDir(m);
+      planned.push({ ...e, name: real || '.' });
+      view.set(real, { type: 'dir', nlink: e.nlink });
+      continue;
+    }
     const slash = norm.lastIndexOf('/');
     const base = norm.slice(slash + 1);
     const { real, missing } = resolveDir(view, slash < 0 ? '' : norm.slice(0, slash), e.name);
-    for (const m of missing) {
-      planned.push({ name: m, type: 'dir', perm: 0o755, uid: 0, gid: 0, mtime: dirTime, ino: ++ino, nlink: 2, size: 0 });
-      view.set(m, { type: 'dir', nlink: 2 });
-    }
+    for (const m of missing) implicitDir(m);
     const name = real ? `${real}/${base}` : base;
     const have = view.get(name);
-    if (have?.type === 'dir' && e.type !== 'dir') {
+    if (have?.type === 'dir') {
       if (e.type === 'symlink') {
         warn(`kept the image's directory ${name} instead of a symlink to ${String(targetOf(e))}`);
         continue;

@@ -2,7 +2,7 @@
 // rules for appended archives hold, programs run from the merged tree.
 import t from 'tap';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -93,6 +93,23 @@ t.test('files and directories keep their modes, owners, links and devices at DES
   await extractImage(out, tree, { merged: true });
   t.same(diffSnapshots(snapshot(src), snapshot(join(tree, 'opt/sample'))), [], 'the tree arrives whole (GNU-cpio-level facts)');
   t.equal(readFileSync(join(tree, 'usr/bin/rescue-note'), 'utf8'), 'rescue note\n');
+});
+
+t.test('a directory added at /lib lands in usr/lib: the usr-merge link lib -> usr/lib survives', async (t) => {
+  const src = join(work, 'firmware');
+  mkdirSync(join(src, 'firmware/acme'), { recursive: true });
+  writeFileSync(join(src, 'firmware/acme/fw.bin'), Buffer.alloc(100, 1));
+  const image = dracutImage('no-compress');
+  const out = join(work, 'lib.img');
+  const r = rdrescue(['add', image, '-o', out, `${src}:/lib`]);
+  t.equal(r.status, 0, r.stderr);
+  const segs = await segmentNames(out);
+  t.same(segs[1], ['usr/lib', 'usr/lib/firmware', 'usr/lib/firmware/acme', 'usr/lib/firmware/acme/fw.bin']);
+  const tree = join(work, 'lib-merged');
+  await extractImage(out, tree, { merged: true });
+  t.ok(lstatSync(join(tree, 'lib')).isSymbolicLink(), 'lib is still a symlink');
+  t.ok(existsSync(join(tree, 'usr/lib/x86_64-linux-gnu/libc.so.6')), 'usr/lib keeps its contents');
+  t.equal(readFileSync(join(tree, 'lib/firmware/acme/fw.bin')).length, 100);
 });
 
 t.test('initramfs-tools image (zstd, busybox applets hard-linked): an added file never truncates the shared busybox inode', async (t) => {
