@@ -201,3 +201,16 @@ t.test('--userns as root: root inside maps to root outside through a user namesp
   t.match(r.stdout, /^\s*0\s+0\s+1\n/, 'a one-uid map, not the initial namespace');
   t.match(r.stdout, /^\s*1 sh$/m);
 });
+
+t.test('a setup step that fails is reported in one line, and the sandbox never starts', async (t) => {
+  // A host `hostname` that fails stands for any failing setup command (mount, ip, ...).
+  const fakeBin = join(work, 'fakebin');
+  mkdirSync(fakeBin);
+  writeFileSync(join(fakeBin, 'hostname'), '#!/bin/sh\necho "hostname: cannot set name: simulated failure" >&2\nexit 1\n', { mode: 0o755 });
+  const before = mountTable();
+  const r = rdrescue(['sandbox', tree, '--', '/bin/sh', '-c', 'echo should-not-run'], { env: { ...process.env, PATH: `${fakeBin}:${process.env.PATH}` } });
+  t.equal(r.status, 1);
+  t.equal(r.stdout, '', 'the command did not run');
+  t.equal(r.stderr, `rdrescue: ${tree}: sandbox setup failed: hostname: cannot set name: simulated failure\n`);
+  t.same(mountChanges(before, mountTable(), [work]), []);
+});
