@@ -78,10 +78,11 @@ export async function repackImage(dir: string, out: string, opts: RepackOptions 
       ]
     : [...(opts.early ?? []).map((d) => ({ dir: d, compress: 'none' as const })), { dir, compress }];
   const segments: RepackedSegment[] = [];
+  // Every tree is scanned before the output exists, so an OUT inside DIR never archives its own temporary file.
+  const sources = plan.map((p) => ({ ...p, entries: treeSource(p.dir, opts) }));
   await ImageOutput.write(out, async (o) => {
-    for (const p of plan) {
-      // Scanned per segment, so an early tree's metadata is not held while main is written.
-      const entries = treeSource(p.dir, opts);
+    for (const p of sources) {
+      const entries = p.entries;
       const offset = o.offset;
       await writeSegment(o, { entries, compress: p.compress, level: opts.level, format: opts.format });
       segments.push({ dir: p.dir, compression: p.compress, offset, storedBytes: o.offset - offset, entries: entries.length });

@@ -208,6 +208,16 @@ t.test('layout round trip: early + main + main2 repack to the same layout, byte 
   t.equal(readFileSync(join(merged, 'etc/hostname'), 'utf8'), 'overridden\n', 'main2 is unpacked over main');
 });
 
+t.test('OUT inside DIR: the image never archives its own temporary file', async (t) => {
+  const dir = join(work, 'self');
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'a'), 'a\n');
+  const r = rdrescue(['repack', '.', '-o', 'self.img', '--compress', 'none'], { cwd: dir });
+  t.equal(r.status, 0, r.stderr);
+  const names = execFileSync('cpio', ['-t', '--quiet'], { input: readFileSync(join(dir, 'self.img')) }).toString();
+  t.equal(names, '.\na\n');
+});
+
 t.test('bad input: one clear line, no image left behind', async (t) => {
   const out = join(work, 'bad.img');
   let r = rdrescue(['repack', join(work, 'missing'), '-o', out]);
