@@ -12,7 +12,7 @@ const MAX_BLOCK = 128 * 1024;
 const BLOCKS_PER_WRITE = 8;
 
 type ZstdZlib = typeof zlib & {
-  createZstdDecompress?: () => zlib.Inflate;
+  createZstdDecompress?: (o?: { chunkSize?: number }) => zlib.Inflate;
   createZstdCompress?: (o?: { params?: Record<number, number> }) => zlib.Deflate;
   constants: typeof zlib.constants & { ZSTD_c_compressionLevel?: number; ZSTD_c_checksumFlag?: number };
 };
@@ -93,7 +93,7 @@ export const decodeZstd: Decoder = async function* (input, opts) {
 };
 
 function zlibFeed(sink: OutputSink): Feed {
-  const driver = new ZlibDriver(z.createZstdDecompress!() as unknown as ConstructorParameters<typeof ZlibDriver>[0], sink);
+  const driver = new ZlibDriver(z.createZstdDecompress!({ chunkSize: 256 * 1024 }) as unknown as ConstructorParameters<typeof ZlibDriver>[0], sink);
   const fail = (e: unknown) => (e instanceof FormatError ? e : new FormatError((e as Error).message));
   return {
     write: (part) => driver.write(part, fail),
