@@ -10,7 +10,7 @@ export function register(program: Command): void {
   program
     .command('diff')
     .description(
-      'compare two images path by path as the kernel would leave them (later segments win): entries added, removed and changed (type, mode, owner, size, sha256, link target, device); exit status 0 same, 1 different, 2 or more trouble',
+      'compare two images path by path as the kernel would leave them (later segments win): entries added, removed and changed (type, mode, owner, size, sha256, link target, device; not mtimes, which differ between any two builds); exit status 0 same, 1 different, 2 or more trouble',
     )
     .argument('<image-a>', 'the old image')
     .argument('<image-b>', 'the new image')
