@@ -4,7 +4,8 @@ import { planChroot, runChroot } from '../rescue/chroot.js';
 import { selinuxState } from '../rescue/facts.js';
 import { planFstabDisable, planFstabNofail } from '../rescue/fstab.js';
 import { appendJournal, nextJournalId } from '../rescue/journal.js';
-import { applyRemount, planRemount } from '../rescue/mounts.js';
+import { planRemount } from '../rescue/mounts.js';
+import { remount as remountTarget } from '../rescue/remount.js';
 import { loadUserShadow, planPassword } from '../rescue/passwd.js';
 import { applyPlan, describePlan, type Plan } from '../rescue/plan.js';
 import { planSummary } from '../rescue/cli-support.js';
@@ -129,17 +130,9 @@ const remount: StepKind<'rw' | 'ro'> = {
       lines,
       changes: [{ path: r.mountPoint, change: 'mount', description: [`remount ${mode}`] }],
       apply: async () => {
-        const entry = () => ({ id: nextJournalId(ctx.mountRoot), time: new Date().toISOString(), action: `remount ${mode}`, subject: r.mountPoint, summary: [`${r.mountPoint} remounted ${mode}`], files: [] });
-        // the journal lives on this filesystem: write it while it is writable (as `rdrescue remount` does)
-        if (mode === 'ro') appendJournal(ctx.mountRoot, entry());
-        applyRemount(r);
-        let journalId: number | undefined;
-        if (mode === 'rw') {
-          const e = entry();
-          appendJournal(ctx.mountRoot, e);
-          journalId = e.id;
-        }
-        return { lines: [`remounted ${r.mountPoint} ${mode}`, ...r.warnings.map((w) => `warning: ${w}`)], journalId };
+        // the same library call as `rdrescue remount`, which journals it while the target is writable
+        const done = remountTarget({ root: ctx.mountRoot, mode });
+        return { lines: [`${done.applied ? 'remounted' : 'already'} ${done.mountPoint} ${mode}`, ...done.warnings.map((w) => `warning: ${w}`)] };
       },
     };
   },

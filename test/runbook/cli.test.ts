@@ -2,10 +2,11 @@
 // --yes rule without a terminal, exit codes, --json, and --sandbox leaving
 // the original byte-identical (sha256 of the image file before/after).
 import t from 'tap';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { rdrescue } from '../helpers/cli.js';
+import { BUNDLE, rdrescue } from '../helpers/cli.js';
 import { debugfsCat } from '../helpers/ext4.js';
 import { isReadOnly, shadowLine, systemCryptVerifies } from '../rescue/helpers.js';
 import { RUNBOOKS, RUNBOOK_ROOT_PASSWORD, lockedOutRoot } from './helpers.js';
@@ -79,4 +80,20 @@ t.test('run --sandbox: the diff of what would change, the original byte-identica
   r.unmount();
   t.equal(sha(r.image), before, 'the image file is byte-identical');
   t.equal(debugfsCat(r.image, '/etc/fstab').toString(), readFileSync('fixtures/rescue/rhel/etc/fstab', 'utf8'));
+});
+
+t.test('on a terminal without --yes: the plan is shown and asked about; "n" changes nothing, "y" applies', async (t) => {
+  const r = lockedOutRoot(t);
+  const cmd = `'${process.execPath}' '${BUNDLE}' run '${RESCUE}' --root '${r.mnt}'`;
+  const no = spawnSync('script', ['-qec', cmd, '/dev/null'], { input: 'n\n', encoding: 'utf8', timeout: 60_000 });
+  t.match(no.stdout, /7 of 8 steps would change the target/);
+  t.match(no.stdout, /apply these changes to .*\? \[y\/N\]/);
+  t.match(no.stdout, /not confirmed; nothing was changed/);
+  t.equal(no.status, 4);
+  t.notOk(existsSync(join(r.mnt, 'etc/motd')));
+  t.ok(isReadOnly(r.mnt));
+  const yes = spawnSync('script', ['-qec', cmd, '/dev/null'], { input: 'y\n', encoding: 'utf8', timeout: 60_000 });
+  t.equal(yes.status, 0, yes.stdout);
+  t.match(yes.stdout, /7 of 8 steps changed the target/);
+  t.ok(existsSync(join(r.mnt, 'etc/motd')));
 });
