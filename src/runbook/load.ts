@@ -58,7 +58,12 @@ export function parseRunbook(text: string, file: string, opts: LoadOptions = {})
     const line = problem.linePos?.[0].line ?? lc.linePos(problem.pos[0]).line;
     throw new RdError(`${file}:${line}: not a valid runbook (YAML/JSON): ${problem.message.split('\n')[0]}`, {}, EXIT.badInput);
   }
-  const value: unknown = doc.toJS({ maxAliasCount: 50 });
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 50 });
+  } catch (e) {
+    throw new RdError(`${file}: not a valid runbook (YAML/JSON): ${(e as Error).message}`, {}, EXIT.badInput);
+  }
   const errors: SchemaError[] = validate(runbookSchema(), value);
   if (errors.length) {
     const e = errors[0];

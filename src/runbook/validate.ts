@@ -82,11 +82,11 @@ export function validate(schema: JsonSchema, value: unknown, path: Array<string 
         err(`unknown ${show(k)}${names ? `; expected one of: ${names.join(', ')}` : ''}`, [...path, k]);
         continue;
       }
-      if (k in props) errors.push(...validate(props[k], v, [...path, k]));
+      if (Object.hasOwn(props, k)) errors.push(...validate(props[k], v, [...path, k]));
       else if (s.additionalProperties === false) err(`unknown field ${show(k)}${Object.keys(props).length ? `; expected: ${Object.keys(props).join(', ')}` : ''}`, [...path, k]);
       else if (typeof s.additionalProperties === 'object') errors.push(...validate(s.additionalProperties as JsonSchema, v, [...path, k]));
     }
-    for (const r of (s.required ?? []) as string[]) if (!(r in value)) err(`missing field ${show(r)}`);
+    for (const r of (s.required ?? []) as string[]) if (!Object.hasOwn(value, r)) err(`missing field ${show(r)}`);
     const n = Object.keys(value).length;
     if (typeof s.minProperties === 'number' && n < s.minProperties) err(`needs at least ${s.minProperties} field${s.minProperties === 1 ? '' : 's'}`);
     if (typeof s.maxProperties === 'number' && n > s.maxProperties) err(`has ${n} fields (${Object.keys(value).join(', ')}); only ${s.maxProperties} allowed`);

@@ -111,3 +111,15 @@ t.test('secrets: a missing password_env or unreadable password_file is refused a
   t.throws(() => loadRunbook(join(dir, 'rb.yaml')), /rb\.yaml:4: steps\[1\]\.passwd\.password_file: cannot read .*missing\.pw \(ENOENT\)/);
   t.throws(() => parseRunbook('version: 1\nsteps:\n  - passwd: { user: root, hash: "$6$x$y", password_env: A }\n', 'x.yaml', { env: { A: 'a' } }), /steps\[0\]\.passwd: needs exactly one of: hash, password_file, password_env/);
 });
+
+t.test('prototype keys: toString, constructor or __proto__ inside a step are unknown fields, not inherited schema', async (t) => {
+  for (const key of ['toString', 'constructor', '__proto__']) {
+    t.throws(() => parseRunbook(`{"version": 1, "steps": [{"unlock": {"user": "root", "${key}": {"x": 1}}}]}`, 'proto.json'), new RegExp(`proto\\.json:1: steps\\[0\\]\\.unlock\\.${key.replace(/_/g, '_')}: unknown field`), key);
+  }
+});
+
+t.test('YAML tricks: an unknown tag or an alias bomb is refused as malformed', async (t) => {
+  t.throws(() => parseRunbook('version: 1\nsteps:\n  - write: { path: /etc/x, content: !!js/function "return 1" }\n', 'tag.yaml'), /tag\.yaml:3: not a valid runbook/);
+  const bomb = ['version: 1', 'a: &a ["x","x","x","x","x","x","x","x","x"]', 'b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]', 'c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]', 'd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]', 'e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]', 'steps: [*e]', ''].join('\n');
+  t.throws(() => parseRunbook(bomb, 'bomb.yaml'), /bomb\.yaml: not a valid runbook \(YAML\/JSON\): Excessive alias count/);
+});
