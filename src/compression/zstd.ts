@@ -5,6 +5,7 @@ import { pipeProgram, pipeThrough, programFeed, type Feed } from './pipe.js';
 import { OutputSink } from './sink.js';
 import { ByteSource } from './source.js';
 import type { Decoder, Encoder } from './types.js';
+import { Xxh64 } from './xxh64.js';
 import { ZlibDriver } from './zlib-stream.js';
 
 const MAX_BLOCK = 128 * 1024;
@@ -26,8 +27,8 @@ export const nativeZstd = typeof z.createZstdDecompress === 'function';
  * headers (no decoding needed), so whatever follows (padding, another member)
  * is handed back exactly. Only the frame's bytes reach the decompressor:
  * node:zlib's zstd when present, else the zstd program when on PATH (about
- * 12x fzstd on Node 20, same bytes; it checks the content checksum), else
- * (and always with `native: false`) fzstd.
+ * 12x fzstd on Node 20, same bytes), else (and always with `native: false`)
+ * fzstd. The content checksum, when present, is verified on every path.
  *
  * Skippable frames (magic 0x184D2A5?) are not part of a member: the kernel's
  * unzstd stops at the end of the first frame, and initramfs.c would then meet
@@ -49,7 +50,15 @@ export const decodeZstd: Decoder = async function* (input, opts) {
   const headerLen = 5 + (single ? 0 : 1) + dictLen + fcsLen;
   await src.need(headerLen);
 
-  const dec = opts.native === false ? fzstdFeed(sink) : nativeZstd ? zlibFeed(sink) : (programFeed('zstd', ['-d', '-c', '-q'], sink) ?? fzstdFeed(sink));
+  // fzstd does not read the content checksum: it is checked here (node:zlib and the zstd program check it themselves).
+  let hash: Xxh64 | undefined;
+  const builtIn = () => {
+    hash = hasChecksum ? new Xxh64() : undefined;
+    return fzstdFeed(sink, hash);
+  };
+  const dec = opts.native === false ? builtIn() : nativeZstd ? zlibFeed(sink) : (programFeed('zstd', ['-d', '-c', '-q'], sink) ?? builtIn());
+  let expected = 0;
+  let checksumAt = 0;
   const corrupt = (e: unknown, at: number) =>
     e instanceof FormatError ? e : new FormatError(`corrupt zstd data: ${(e as Error).message}`, { offset: at });
   try {
@@ -70,6 +79,8 @@ export const decodeZstd: Decoder = async function* (input, opts) {
       batch.push(src.take(len));
       if (last && hasChecksum) {
         await src.need(4);
+        checksumAt = src.offset;
+        expected = src.peek(4).readUInt32LE(0);
         batch.push(src.take(4));
       }
       if (last || batch.length >= BLOCKS_PER_WRITE) {
@@ -84,6 +95,7 @@ export const decodeZstd: Decoder = async function* (input, opts) {
     await dec.end().catch((e) => {
       throw corrupt(e, src.offset);
     });
+    if (hash && hash.digest32() !== expected) throw new FormatError('zstd content checksum mismatch (corrupt data)', { offset: checksumAt });
   } finally {
     dec.close();
   }
@@ -102,9 +114,11 @@ function zlibFeed(sink: OutputSink): Feed {
   };
 }
 
-function fzstdFeed(sink: OutputSink): Feed {
-  // fzstd does not verify the frame's content checksum; node:zlib's zstd does.
-  const d = new Decompress((chunk) => sink.push(Buffer.from(chunk)));
+function fzstdFeed(sink: OutputSink, hash: Xxh64 | undefined): Feed {
+  const d = new Decompress((chunk) => {
+    hash?.update(chunk);
+    sink.push(Buffer.from(chunk));
+  });
   return {
     write: async (part) => {
       d.push(part);

@@ -18,8 +18,8 @@ const WRITERS: Record<Compression, [string, string[]]> = {
   lzo: ['lzop', ['-c']],
 };
 
-/** Formats whose corruption is always detected (a checksum covers the output). lz4 and lzma have none; zstd's is checked by node:zlib and the zstd program, not fzstd. */
-const CHECKED = new Set<Compression>(['gzip', 'xz', 'bzip2', 'lzo']);
+/** Formats whose corruption is always detected (a checksum covers the output). lz4 and lzma have none. */
+const CHECKED = new Set<Compression>(['gzip', 'zstd', 'xz', 'bzip2', 'lzo']);
 
 const compress = (c: Compression, data: Buffer, extra: string[] = []) => tool(WRITERS[c][0], [...WRITERS[c][1], ...extra], data);
 
@@ -116,7 +116,7 @@ for (const c of COMPRESSIONS) {
         if (r.err) {
           t.type(r.err, FormatError, `flip at ${at} (native=${native}): ${r.err.message}`);
           detected++;
-        } else if (CHECKED.has(c) || (c === 'zstd' && native)) {
+        } else if (CHECKED.has(c)) {
           t.fail(`flip at ${at} (native=${native}) went undetected`);
         }
       }
@@ -191,14 +191,23 @@ t.test('zstd: frames without checksum or content size, skippable frames and conc
   }
 });
 
-t.test('zstd: native:false forces fzstd even where node:zlib has zstd', async (t) => {
-  // A corrupt content checksum is caught by node:zlib but not by fzstd: the difference shows which one ran.
+t.test('zstd: a corrupt content checksum is caught on every path', async (t) => {
   const comp = Buffer.from(compress('zstd', small));
   comp[comp.length - 1] ^= 0xff;
   const builtIn = await outcome('zstd', comp, false);
-  t.notOk(builtIn.err, 'fzstd does not read the checksum');
+  t.match(builtIn.err?.message, /content checksum mismatch/, `fzstd + XXH64: ${builtIn.err?.message}`);
+  t.equal((builtIn.err as FormatError).where.offset, comp.length - 4);
   const native = await outcome('zstd', comp, true);
-  t.type(native.err, FormatError, `${nativeZstd ? 'node:zlib zstd' : 'the zstd program'} checks it: ${native.err?.message}`);
+  t.type(native.err, FormatError, `${nativeZstd ? 'node:zlib zstd' : 'the zstd program'}: ${native.err?.message}`);
+  t.notMatch(native.err?.message, /content checksum mismatch \(corrupt/, 'the native path reports its own message: native:false really switched decoder');
+});
+
+t.test('zstd content checksum (XXH64) matches what zstd writes, at every length class', async (t) => {
+  for (const n of [0, 1, 4, 7, 8, 31, 32, 33, 64, 1000, 100_000]) {
+    const data = randomBytes(n);
+    const r = await decodeAll(decoderFor('zstd'), compress('zstd', data, ['--check']), { native: false }, 13);
+    t.ok(r.out.equals(data), `${n} bytes`);
+  }
 });
 
 t.test('lz4: the kernel rules for the end of a legacy frame', async (t) => {
