@@ -21,16 +21,17 @@ function add(ah: number, al: number, bh: number, bl: number): void {
   rh = (ah + bh + (lo > 0xffffffff ? 1 : 0)) >>> 0;
 }
 
-/** Low 64 bits of a * b. */
+/** Low 64 bits of a * b (the high half of al * bl from 16-bit partial products). */
 function mul(ah: number, al: number, bh: number, bl: number): void {
   const a0 = al & 0xffff;
   const a1 = al >>> 16;
   const b0 = bl & 0xffff;
   const b1 = bl >>> 16;
-  const mid = a0 * b1 + a1 * b0;
-  const low = a0 * b0 + (mid % 65536) * 65536;
-  rl = low >>> 0;
-  const high = a1 * b1 + Math.floor(mid / 65536) + Math.floor(low / 4294967296);
+  const p01 = a0 * b1;
+  const p10 = a1 * b0;
+  const mid = ((a0 * b0) >>> 16) + (p01 & 0xffff) + (p10 & 0xffff);
+  const high = a1 * b1 + (p01 >>> 16) + (p10 >>> 16) + (mid >>> 16);
+  rl = Math.imul(al, bl) >>> 0;
   rh = (high + Math.imul(al, bh) + Math.imul(ah, bl)) >>> 0;
 }
 
