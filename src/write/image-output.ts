@@ -1,4 +1,4 @@
-import { closeSync, constants, fsyncSync, openSync, renameSync, rmSync, statSync, writeSync, fchmodSync } from 'node:fs';
+import { closeSync, constants, fsyncSync, lstatSync, openSync, realpathSync, renameSync, rmSync, statSync, writeSync, fchmodSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { encoderFor, type Compression } from '../compression/index.js';
 import type { CpioFormat } from '../cpio/header.js';
@@ -20,8 +20,12 @@ export class ImageOutput {
   /** Bytes written so far. */
   offset = 0;
 
-  private constructor(readonly path: string) {
-    this.tmp = join(dirname(path), `.${basename(path)}.rdrescue-${process.pid}-${Date.now().toString(36)}`);
+  /** The file actually replaced: an existing symlink (/initrd.img -> boot/initrd.img-…) is followed and kept. */
+  readonly path: string;
+
+  private constructor(path: string) {
+    this.path = followLink(path);
+    this.tmp = join(dirname(this.path), `.${basename(this.path)}.rdrescue-${process.pid}-${Date.now().toString(36)}`);
     try {
       this.fd = openSync(this.tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
     } catch (e) {
@@ -84,6 +88,15 @@ export class ImageOutput {
     if (this.fd >= 0) closeSync(this.fd);
     this.fd = -1;
     rmSync(this.tmp, { force: true });
+  }
+}
+
+function followLink(path: string): string {
+  try {
+    return lstatSync(path).isSymbolicLink() ? realpathSync(path) : path;
+  } catch {
+    // Missing (or a dangling link): written where asked.
+    return path;
   }
 }
 

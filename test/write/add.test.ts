@@ -2,7 +2,7 @@
 // rules for appended archives hold, programs run from the merged tree.
 import t from 'tap';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, lstatSync, symlinkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -164,6 +164,22 @@ t.test('OUT may be IMAGE itself: replaced atomically with the old bytes first', 
   const now = readFileSync(img);
   t.ok(now.length > orig.length && now.subarray(0, orig.length).equals(orig));
   t.same(readdirSync(work).filter((n) => n.includes('.rdrescue-')), [], 'no temporary file left');
+});
+
+t.test('OUT a symlink (/initrd.img -> boot/initrd.img-…): the file it points to is replaced, the link stays', async (t) => {
+  const boot = join(work, 'boot');
+  mkdirSync(boot);
+  const real = join(boot, 'initrd.img-test');
+  copyFileSync(dracutImage('no-compress'), real);
+  const size = statSync(real).size;
+  const link = join(work, 'initrd.img');
+  symlinkSync('boot/initrd.img-test', link);
+  const note = join(work, 'linked.txt');
+  writeFileSync(note, 'via link\n');
+  const r = rdrescue(['add', link, '-o', link, `${note}:/etc/linked.txt`]);
+  t.equal(r.status, 0, r.stderr);
+  t.ok(lstatSync(link).isSymbolicLink(), 'the link is kept');
+  t.ok(statSync(real).size > size, 'the real image grew');
 });
 
 t.test('path traversal: a DEST with .. escaping the image root is refused, nothing written', async (t) => {
