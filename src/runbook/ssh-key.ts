@@ -1,11 +1,11 @@
-import { lstatSync, readFileSync, type Stats } from 'node:fs';
+import { readFileSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { RdError, EXIT } from '../errors.js';
 import type { FileChange } from '../rescue/plan.js';
 import { remountIfReadOnly } from '../rescue/relabel.js';
 import { targetUser } from './accounts.js';
 import { octal, type FilePlan, type MetaChange } from './file-plan.js';
-import { resolveWithinTarget } from './target-path.js';
+import { lstatIfAny, resolveWithinTarget } from './target-path.js';
 
 /**
  * The runbook's `ssh-key` step: append a public key to ~USER/.ssh/authorized_keys
@@ -40,14 +40,6 @@ export function checkSshKey(key: string): string {
   return id;
 }
 
-function lstatOrUndefined(p: string): Stats | undefined {
-  try {
-    return lstatSync(p);
-  } catch {
-    return undefined;
-  }
-}
-
 function refuseLink(st: Stats | undefined, inner: string): void {
   if (st?.isSymbolicLink()) throw new RdError(`${inner} is a symbolic link; refusing to write through a link in a user's directory (it may point at /etc/shadow or out of the target)`, {}, EXIT.refused);
 }
@@ -58,13 +50,13 @@ export function planSshKey(root: string, o: SshKeyOptions): FilePlan {
   if (!u) throw new RdError(`ssh-key: unknown user ${JSON.stringify(o.user)}: not in the target's /etc/passwd`, {}, EXIT.badInput);
   if (!u.home.startsWith('/')) throw new RdError(`ssh-key: ${o.user} has no home directory in /etc/passwd`, {}, EXIT.badInput);
   const home = resolveWithinTarget(root, u.home);
-  if (!lstatOrUndefined(join(root, home.inner))?.isDirectory()) throw new RdError(`ssh-key: the home directory ${u.home} of ${o.user} does not exist in the target`, {}, EXIT.badInput);
+  if (!lstatIfAny(join(root, home.inner))?.isDirectory()) throw new RdError(`ssh-key: the home directory ${u.home} of ${o.user} does not exist in the target`, {}, EXIT.badInput);
   const dir = `${home.inner === '/' ? '' : home.inner}/.ssh`;
   const file = `${dir}/authorized_keys`;
-  const dst = lstatOrUndefined(join(root, dir));
+  const dst = lstatIfAny(join(root, dir));
   refuseLink(dst, dir);
   if (dst && !dst.isDirectory()) throw new RdError(`${dir} exists and is not a directory`, {}, EXIT.badInput);
-  const fst = dst ? lstatOrUndefined(join(root, file)) : undefined;
+  const fst = dst ? lstatIfAny(join(root, file)) : undefined;
   refuseLink(fst, file);
   if (fst && !fst.isFile()) throw new RdError(`${file} exists and is not a regular file`, {}, EXIT.badInput);
   const own = { uid: u.uid, gid: u.gid };

@@ -1,4 +1,4 @@
-import { lstatSync, readlinkSync } from 'node:fs';
+import { lstatSync, readlinkSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { RdError, EXIT } from '../errors.js';
 
@@ -50,4 +50,9 @@ export function resolveWithinTarget(root: string, path: string, followLast = tru
     cur.push(p);
   }
   return { inner: `/${cur.join('/')}`, links };
+}
+
+/** lstat, or undefined when nothing is there. */
+export function lstatIfAny(hostPath: string): Stats | undefined {
+  return lstatSync(hostPath, { throwIfNoEntry: false });
 }
