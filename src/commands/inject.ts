@@ -19,11 +19,12 @@ export function register(program: Command): void {
     .option('--compress <method>', `compression of the new segment: ${COMPRESS_CHOICES.join(', ')} (the kernel must support it; none works everywhere)`, 'none')
     .option('--level <n>', 'compression level')
     .option('--exe <path>', 'the rdrescue single executable to carry (default: this one, or dist/rdrescue next to the bundle)')
+    .option('--runbook <file>', 'bake in a runbook: the image applies it at its next boot with nobody at the console, once (checked now; secrets only as hash:)')
     .option('--stage <dir>', 'instead of appending, write the same files into DIR, an initramfs build tree (used by the dracut and initramfs-tools hooks)')
     .option('--json', 'print the report as JSON')
-    .action(async (image: string | undefined, o: { output?: string; compress?: string; level?: string; exe?: string; stage?: string; json?: boolean }) => {
+    .action(async (image: string | undefined, o: { output?: string; compress?: string; level?: string; exe?: string; runbook?: string; stage?: string; json?: boolean }) => {
       if (o.stage !== undefined) {
-        if (image !== undefined || o.output !== undefined) throw new RdError('--stage writes into a directory: give no IMAGE and no -o', {}, EXIT.usage);
+        if (image !== undefined || o.output !== undefined || o.runbook !== undefined) throw new RdError('--stage writes into a directory: give no IMAGE, -o or --runbook', {}, EXIT.usage);
         const p = stageExecutable(o.stage, { exe: o.exe });
         if (o.json) printJson({ dir: o.stage, exe: p.exe, files: p.files.map((f) => '/' + f.name), payloadBytes: p.bytes });
         return;
@@ -33,6 +34,7 @@ export function register(program: Command): void {
       const compress = parseCompression(o.compress ?? 'none');
       const r = await inject(image, o.output, {
         exe: o.exe,
+        runbook: o.runbook,
         compress,
         level: o.level === undefined ? undefined : intOption('--level', o.level),
         onWarning: (m) => process.stderr.write(`rdrescue: warning: ${m}\n`),
@@ -43,6 +45,8 @@ export function register(program: Command): void {
       }
       process.stdout.write(
         `${r.out}: added ${r.files.length} files (${MiB(r.payloadBytes)} uncompressed): ${MiB(r.originalBytes)} -> ${MiB(r.newBytes)}, grew by ${MiB(r.grewBy)} (${r.grewBy} bytes)\n` +
+          (r.runbook ? `runbook baked in as ${r.runbook}: applied at the next boot (${r.bootHook}), once\n` : '') +
+          (r.bootHook ? `boot with rd.rdrescue.runbook=PATH to run a runbook unattended (${r.bootHook})\n` : '') +
           `in the rescue shell run: rdrescue --help\n`,
       );
     });

@@ -3,15 +3,17 @@ import { basename, join } from 'node:path';
 import { resolveClosure } from '../elf/closure.js';
 import type { WriteEntry } from '../cpio/writer.js';
 import { RdError, EXIT } from '../errors.js';
+import { BOOT_RUNBOOK, DRACUT_PRE_PIVOT } from './boot-scripts.js';
 
 /** rdrescue's private tree inside an initramfs: nothing outside it but the launcher. */
 export const PRIVATE_DIR = 'usr/lib/rdrescue';
 export const LAUNCHER = 'usr/bin/rdrescue';
+export const BOOT_SCRIPT = `${PRIVATE_DIR}/boot-runbook.sh`;
 
 export interface PayloadFile {
   /** Path inside the initramfs, without a leading slash. */
   name: string;
-  role: 'executable' | 'loader' | 'library' | 'launcher';
+  role: 'executable' | 'loader' | 'library' | 'launcher' | 'boot-script';
   perm: number;
   size: number;
   /** Where the bytes come from on the host (absent for the generated launcher). */
@@ -71,6 +73,11 @@ export function buildPayload(exe: string): Payload {
   if (!loader) throw new RdError('has no ELF interpreter (PT_INTERP): the rdrescue executable is a dynamically linked Node binary', { file: exe }, EXIT.usage);
   const content = launcher(loader);
   files.push({ name: LAUNCHER, role: 'launcher', perm: 0o755, size: content.length, content });
+  // The unattended-runbook scripts; each kind of image's hook wires them in (see boot-scripts.ts).
+  for (const [name, text, perm] of [[BOOT_SCRIPT, BOOT_RUNBOOK, 0o755], [`${PRIVATE_DIR}/dracut-pre-pivot.sh`, DRACUT_PRE_PIVOT, 0o644]] as const) {
+    const c = Buffer.from(text);
+    files.push({ name, role: 'boot-script', perm, size: c.length, content: c });
+  }
   const dirs = ['usr', 'usr/bin', 'usr/lib', PRIVATE_DIR, `${PRIVATE_DIR}/lib`];
   return { exe, dirs, files, bytes: files.reduce((n, f) => n + f.size, 0) };
 }

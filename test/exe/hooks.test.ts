@@ -44,7 +44,9 @@ function checkTree(t: Test, tree: string, what: string): void {
 t.test('dracut module 95rdrescue puts a working rdrescue and chroot into the image', async (t) => {
   const img = join(work, 'dracut.img');
   buildDracut(kver, img, { hookExe: SEA });
-  checkTree(t, unpackedCpio(img, join(work, 'dracut')), 'dracut');
+  const tree = unpackedCpio(img, join(work, 'dracut'));
+  checkTree(t, tree, 'dracut');
+  t.match(readFileSync(join(tree, 'usr/lib/dracut/hooks/pre-pivot/90-dracut-pre-pivot.sh'), 'utf8'), /boot-runbook\.sh/, 'the pre-pivot hook for unattended runbooks is installed');
 });
 
 t.test('initramfs-tools hook puts a working rdrescue into the image', async (t) => {
@@ -52,6 +54,8 @@ t.test('initramfs-tools hook puts a working rdrescue into the image', async (t) 
   buildInitramfsTools(kver, img, { hookExe: SEA });
   const tree = unpacked(img, join(work, 'itools'));
   checkTree(t, tree, 'initramfs-tools');
+  t.ok(existsSync(join(tree, 'scripts/init-bottom/rdrescue-runbook')), 'the init-bottom script for unattended runbooks is installed');
+  t.match(readFileSync(join(tree, 'scripts/init-bottom/ORDER'), 'utf8'), /^\/scripts\/init-bottom\/rdrescue-runbook /m, 'and mkinitramfs lists it in init-bottom/ORDER');
   t.same(readFileSync(join(tree, 'usr/lib/rdrescue/rdrescue')).length, readFileSync(SEA).length, 'the executable is the one given');
 });
 

@@ -123,3 +123,26 @@ t.test('bad input: one line, non-zero, no output file', async (t) => {
     if (args.includes('-o')) t.notOk(existsSync(o), `${what}: nothing written`);
   }
 });
+
+t.test('--runbook: a bad or unbootable runbook is refused before anything is written', async (t) => {
+  const img = join(work, 'base-rb.img');
+  await baseImage(img);
+  const write = (name: string, text: string) => {
+    const p = join(work, name);
+    writeFileSync(p, text);
+    return p;
+  };
+  const cases: Array<[string, string, RegExp]> = [
+    ['unknown step', write('rb-unknown.yaml', 'version: 1\nsteps:\n  - format-disk: /dev/sda\n'), /rb-unknown\.yaml/],
+    ['plain password', write('rb-plain.yaml', 'version: 1\nsteps:\n  - passwd: { user: root, password: hunter2 }\n'), /rdrescue hash/],
+    ['password_env (no environment at boot)', write('rb-env.yaml', 'version: 1\nsteps:\n  - passwd: { user: root, password_env: PW }\n'), /password_file or password_env/],
+    ['an image without a known boot hook', write('rb-ok.yaml', 'version: 1\nsteps:\n  - relabel: auto\n'), /dracut or initramfs-tools/],
+  ];
+  for (const [what, rb, re] of cases) {
+    const out = join(work, `rb-out-${what.replace(/\W+/g, '-')}.img`);
+    const r = rdrescue(['inject', img, '-o', out, '--exe', SEA, '--runbook', rb]);
+    t.not(r.status, 0, `${what}: refused`);
+    t.match(r.stderr, re, `${what}: says why`);
+    t.notOk(existsSync(out), `${what}: nothing written`);
+  }
+});

@@ -56,7 +56,11 @@ export function buildInitramfsTools(kver: string, out: string, opts: BuildOption
     // The host's own hooks (e.g. cryptsetup) stay out: the image must depend only on what this test installs.
     rmSync(join(conf, 'hooks'), { recursive: true, force: true });
     mkdirSync(join(conf, 'hooks'));
-    if (opts.hookExe) cpSync(join(HOOKS_DIR, 'initramfs-tools', 'hooks', 'rdrescue'), join(conf, 'hooks', 'rdrescue'));
+    if (opts.hookExe) {
+      cpSync(join(HOOKS_DIR, 'initramfs-tools', 'hooks', 'rdrescue'), join(conf, 'hooks', 'rdrescue'));
+      mkdirSync(join(conf, 'scripts', 'init-bottom'), { recursive: true });
+      cpSync(join(HOOKS_DIR, 'initramfs-tools', 'scripts', 'init-bottom', 'rdrescue-runbook'), join(conf, 'scripts', 'init-bottom', 'rdrescue-runbook'));
+    }
     const env = { ...process.env, ...(opts.hookExe ? { RDRESCUE_EXE: opts.hookExe } : {}) };
     run('mkinitramfs', ['-d', conf, '-o', out, kver], { env });
   } finally {

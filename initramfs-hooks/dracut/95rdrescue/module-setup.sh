@@ -41,4 +41,6 @@ install() {
     }
     # Upstream dracut images ship no chroot; `rdrescue chroot` and people need one.
     inst_multiple chroot
+    # Unattended runbooks (rd.rdrescue.runbook=) run on the mounted root just before the switch to it.
+    inst_hook pre-pivot 90 "$initdir/usr/lib/rdrescue/dracut-pre-pivot.sh"
 }
