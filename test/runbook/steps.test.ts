@@ -7,7 +7,7 @@ import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, s
 import { join } from 'node:path';
 import { debugfsCat, debugfsStat } from '../helpers/ext4.js';
 import { isReadOnly, shadowLine, systemCryptVerifies } from '../rescue/helpers.js';
-import { formatReport, loadRunbook, parseRunbook, planRunbook, readJournal, runRunbook } from '../../src/index.js';
+import { formatReport, loadRunbook, mkroot, parseRunbook, planRunbook, readJournal, runRunbook } from '../../src/index.js';
 import { RUNBOOKS, RUNBOOK_KEY, RUNBOOK_ROOT_PASSWORD, debianRoot, lockedOutRoot } from './helpers.js';
 
 const rb = (yaml: string) => parseRunbook(yaml, 'test.yaml', { env: { ROOTPW: 'from-the-env' } });
@@ -163,4 +163,20 @@ t.test('a failing step in the middle: stops there, report lists done / failed / 
   const last = readJournal(r.mnt).pop()!;
   t.equal(last.action, 'runbook');
   t.match(last.summary.join('\n'), /step 3 chroot .*: failed: .*status 127/);
+});
+
+t.test('chroot: runs in the target with real binaries after remount rw; creates: makes it idempotent', async (t) => {
+  const r = lockedOutRoot(t, { sizeMiB: 48, prepare: (d) => mkroot(d, ['bash']) });
+  const book = rb('version: 1\nsteps:\n  - remount: rw\n  - chroot: { run: [bash, -c, "echo regenerated > /etc/regenerated"], creates: /etc/regenerated }\n  - remount: ro\n');
+  const plan = planRunbook(book, { root: r.mnt });
+  t.same(plan.steps.map((s) => s.status), ['change', 'change', 'satisfied']);
+  t.match(plan.steps[1].lines.join('\n'), /would run in the target \(via \w+\): bash -c/);
+  const run = await runRunbook(book, { root: r.mnt });
+  t.ok(run.ok, formatReport(run).join('\n'));
+  t.equal(readFileSync(join(r.mnt, 'etc/regenerated'), 'utf8'), 'regenerated\n', "the command ran with the target's own bash, writing into the target");
+  t.ok(isReadOnly(r.mnt));
+  t.match(readJournal(r.mnt).map((e) => `${e.action}: ${e.summary.join(' ')}`).join('\n'), /chroot: ran in the target: bash -c .* \(exit status 0\)/);
+  const again = await runRunbook(book, { root: r.mnt });
+  t.equal(again.changed, 0, 'creates: exists, so the command does not run again, and no remount');
+  t.match(again.steps[1].lines.join('\n'), /\/etc\/regenerated exists in the target; not running/);
 });
