@@ -5,8 +5,8 @@ import { OutputSink, OUTPUT_CHUNK } from './sink.js';
 import { ByteSource } from './source.js';
 import type { Decoder, Encoder } from './types.js';
 
-/** Dictionaries above this are refused rather than allocated (lzma -9 uses 64 MiB; the format allows up to 4 GiB). */
-export const DICT_LIMIT = 1 << 30;
+/** Dictionaries above this are refused rather than allocated: a hostile header must not cost GBs of memory (lzma -9 and xz -9 use 64 MiB; the format allows 4 GiB). */
+export const DICT_LIMIT = 256 << 20;
 /** Input read ahead per decoding step: far more than REQUIRED_INPUT_MAX, so a step only pauses for input at its end. */
 const READ_AHEAD = 256 * 1024;
 
