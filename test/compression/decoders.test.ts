@@ -266,6 +266,11 @@ t.test('lzo: levels, CRC-32 checksums and stored (incompressible) blocks', async
   t.match((await outcome('lzo', comp, false)).err?.message, /header checksum/);
 });
 
+t.test('memory exhaustion: a 4 GiB lzma dictionary in a hostile header is refused, not allocated', async (t) => {
+  const header = Buffer.from([0x5d, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0]);
+  t.match((await outcome('lzma', header, false)).err?.message, /dictionary of 4294967295 bytes exceeds/);
+});
+
 t.test('lzma: dictionary sizes of lzma -0 and -9', async (t) => {
   for (const level of ['-0', '-9']) {
     const r = await decodeAll(decoderFor('lzma'), compress('lzma', big.subarray(0, 500_000), [level]), {});
