@@ -251,9 +251,6 @@ function moveInto(from: string, to: string): void {
     const s = lstatOrNull(src)!;
     if (d?.isDirectory() && s.isDirectory()) {
       moveInto(src, dst);
-      lchownSync(dst, s.uid, s.gid);
-      chmodSync(dst, s.mode & 0o7777);
-      utimesSync(dst, s.atime, s.mtime);
       rmdirSync(src);
       continue;
     }
@@ -266,4 +263,9 @@ function moveInto(from: string, to: string): void {
     } else if (d) unlinkSync(dst);
     renameSync(src, dst);
   }
+  // The staged directory carries the archive's own metadata for it (the "." entry at the top).
+  const meta = lstatOrNull(from)!;
+  lchownSync(to, meta.uid, meta.gid);
+  chmodSync(to, meta.mode & 0o7777);
+  utimesSync(to, meta.atime, meta.mtime);
 }

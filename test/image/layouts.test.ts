@@ -2,7 +2,7 @@
 // segment against GNU cpio, and against unmkinitramfs for the layout it knows.
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { extractImage, layoutName } from '../../src/image/extract.js';
@@ -85,6 +85,7 @@ t.test('extract uses the unmkinitramfs layout, each segment equal to cpio -idm',
     t.same(diffSnapshots(snapshot(oracle), snapshot(join(dest, n))), [], n);
   });
   t.same(layoutName([{ compression: 'zstd' }], 0), 'main');
+  t.equal(Math.floor(statSync(join(dest, 'main')).mtimeMs / 1000), 1700000003, 'main/ carries the archive\'s "." mtime');
 });
 
 t.test('--merged gives the tree the kernel would see: later segments win', async (t) => {
