@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { RdError, EXIT } from '../errors.js';
 import { loadRunbook, type Runbook } from '../runbook/load.js';
-import { formatReport, planRunbook } from '../runbook/runner.js';
+import { formatReport, planRunbook, type RunbookReport } from '../runbook/runner.js';
 import { runbookSchema } from '../runbook/schema.js';
 import { resolveTarget } from '../rescue/target.js';
 import { printJson } from './common.js';
@@ -14,6 +14,13 @@ export function runbookRoot(rb: Runbook, root?: string): string {
 
 export function printLines(lines: string[]): void {
   process.stdout.write(lines.map((l) => `${l}\n`).join(''));
+}
+
+/** `plan` and `run --dry-run` print the same, and both exit 3 when a step cannot be planned. */
+export function printPlan(report: RunbookReport, json?: boolean): void {
+  if (json) printJson(report);
+  else printLines(formatReport(report));
+  if (!report.ok) process.exitCode = EXIT.badInput;
 }
 
 export function register(program: Command): void {
@@ -29,7 +36,6 @@ export function register(program: Command): void {
       if (file === undefined) throw new RdError('name the runbook file (or --schema)', {}, EXIT.usage);
       const rb = loadRunbook(file);
       const report = planRunbook(rb, { root: runbookRoot(rb, o.root) });
-      if (o.json) printJson(report);
-      else printLines(formatReport(report));
+      printPlan(report, o.json);
     });
 }

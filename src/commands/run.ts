@@ -5,7 +5,7 @@ import { loadRunbook } from '../runbook/load.js';
 import { formatReport, planRunbook, runRunbook, type RunbookReport } from '../runbook/runner.js';
 import { formatSandboxChanges, runRunbookInSandbox } from '../runbook/sandbox-run.js';
 import { printJson } from './common.js';
-import { printLines, runbookRoot } from './plan.js';
+import { printLines, printPlan, runbookRoot } from './plan.js';
 
 interface Flags {
   root?: string;
@@ -44,7 +44,7 @@ export function register(program: Command): void {
     .option('--dry-run', 'print the plan (exactly what `rdrescue plan` prints) and change nothing')
     .option('--json', 'print the report as JSON')
     .option('--sandbox', 'apply to a copy-on-write view of the target and print what would change (files added/changed/removed, with a diff for text); the target is not changed')
-    .addHelpText('after', '\nExit status: 0 when every step is done (or was already), 1 when a step failed (the report lists done / failed / not run), 3 for a runbook refused before anything changed, 4 without --yes and no terminal to ask on.')
+    .addHelpText('after', '\nExit status: 0 when every step is done (or was already), 1 when a step failed (the report lists done / failed / not run), 3 for a malformed runbook or a step that cannot be planned, 4 for a runbook refused for safety (a path out of the target, a planted link) or without --yes and no terminal to ask on; in the last three cases nothing was changed.')
     .action(async (file: string, o: Flags) => {
       const rb = loadRunbook(file);
       const target = { root: runbookRoot(rb, o.root) };
@@ -57,11 +57,7 @@ export function register(program: Command): void {
         return;
       }
       const plan = planRunbook(rb, target);
-      if (o.dryRun) {
-        if (o.json) printJson(plan);
-        else printLines(formatReport(plan));
-        return;
-      }
+      if (o.dryRun) return printPlan(plan, o.json);
       if (!o.yes && plan.changed > 0) {
         if (!process.stdin.isTTY) throw new RdError('refusing to change the target without --yes: there is no terminal to ask on (review it with: rdrescue plan RUNBOOK)', {}, EXIT.refused);
         printLines(formatReport(plan));

@@ -27,6 +27,8 @@ export interface StepReport {
   error?: string;
   /** The plan error is a refusal for safety (exit 4): the run never starts. */
   refused?: boolean;
+  /** It cannot be planned yet, but an earlier step may make it possible: the run tries it in its turn. */
+  deferred?: boolean;
   journalId?: number;
 }
 
@@ -89,6 +91,16 @@ function context(rb: Runbook, t: RunbookTarget, i: number, planned?: Array<Plann
   };
 }
 
+/**
+ * Whether applying `earlier` can make `later` plannable when it is not yet:
+ * only steps that create arbitrary state (write, chroot), and a new password
+ * that gives an unlock something behind the "!" lock.
+ */
+function mayEnable(earlier: RunbookStep, later: RunbookStep): boolean {
+  if (earlier.kind === 'write' || earlier.kind === 'chroot') return true;
+  return earlier.kind === 'passwd' && later.kind === 'unlock' && (earlier.arg as { user: string }).user === (later.arg as { user: string }).user;
+}
+
 export function planRunbook(rb: Runbook, t: RunbookTarget): RunbookReport {
   checkRunbook(rb, t.root);
   const planned: Array<PlannedStep | undefined> = [];
@@ -106,12 +118,20 @@ export function planRunbook(rb: Runbook, t: RunbookTarget): RunbookReport {
     const base = { step: i + 1, kind: s.kind, label: stepLabel(s), line: s.line };
     const p = planned[i];
     if (!p) {
-      const earlier = rb.steps.slice(0, i).some((q) => q.kind !== 'remount' && planned[q.index] && !planned[q.index]!.satisfied);
+      const earlier = rb.steps.slice(0, i).some((q) => planned[q.index] && !planned[q.index]!.satisfied && mayEnable(q, s));
       const { message: error, refused } = errors[i];
-      return { ...base, status: 'error', error, refused, lines: [`cannot be planned: ${error}${earlier && !refused ? ' (it is planned again after the earlier steps have run)' : ''}`] };
+      return { ...base, status: 'error', error, refused, deferred: earlier && !refused, lines: [`cannot be planned: ${error}${earlier && !refused ? ' (it is planned again after the earlier steps have run)' : ''}`] };
     }
     return { ...base, status: p.satisfied ? 'satisfied' : 'change', lines: p.lines, changes: p.changes };
   });
+  // each step is planned against the target as it is now; say so where an earlier step changes the same file first
+  const touched = new Map<string, number>();
+  for (const s of steps) {
+    const paths = (s.changes ?? []).filter((c) => c.path.startsWith('/') && s.kind !== 'remount').map((c) => c.path);
+    const earlier = [...new Set(paths.filter((p) => touched.has(p)))];
+    if (earlier.length && s.status === 'change') s.lines.push(`note: planned against the target as it is now; ${earlier.map((p) => `step ${touched.get(p)} changes ${p} first`).join(', ')}`);
+    if (s.status === 'change') for (const p of paths) touched.set(p, s.step);
+  }
   // once a `remount: rw` step has opened the target, the steps after it need not say so each
   let open = false;
   for (const s of steps) {
@@ -119,7 +139,7 @@ export function planRunbook(rb: Runbook, t: RunbookTarget): RunbookReport {
     else if (open) s.lines = s.lines.filter((l) => !l.startsWith('would: remount '));
   }
   const changed = steps.filter((s) => s.status === 'change').length;
-  return { runbook: rb.file, root: t.mountRoot ?? t.root, mode: 'plan', sandbox: t.sandbox === true, steps, changed, ok: !steps.some((s) => s.status === 'error'), notes: [] };
+  return { runbook: rb.file, root: t.mountRoot ?? t.root, mode: 'plan', sandbox: t.sandbox === true, steps, changed, ok: !steps.some((s) => s.status === 'error' && !s.deferred), notes: [] };
 }
 
 /**
@@ -127,8 +147,7 @@ export function planRunbook(rb: Runbook, t: RunbookTarget): RunbookReport {
  * says which), only for a runbook refused before anything was changed.
  */
 export async function runRunbook(rb: Runbook, t: RunbookTarget, pre: RunbookReport = planRunbook(rb, t)): Promise<RunbookReport> {
-  // a step that cannot be planned blocks the run unless an earlier step (other than a remount) may make it possible
-  const blocking = pre.steps.find((s, i) => s.status === 'error' && (s.refused || !pre.steps.slice(0, i).some((q) => q.status === 'change' && q.kind !== 'remount')));
+  const blocking = pre.steps.find((s) => s.status === 'error' && !s.deferred);
   if (blocking) throw new RdError(`${rb.file}:${blocking.line}: step ${blocking.step} (${blocking.label}): ${blocking.error}; nothing was changed`, {}, blocking.refused ? EXIT.refused : EXIT.badInput);
   const steps: StepReport[] = [];
   let failedStep: number | undefined;

@@ -4,7 +4,7 @@
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUNDLE, rdrescue } from '../helpers/cli.js';
 import { debugfsCat } from '../helpers/ext4.js';
@@ -96,4 +96,29 @@ t.test('on a terminal without --yes: the plan is shown and asked about; "n" chan
   t.equal(yes.status, 0, yes.stdout);
   t.match(yes.stdout, /7 of 8 steps changed the target/);
   t.ok(existsSync(join(r.mnt, 'etc/motd')));
+});
+
+t.test('a step that cannot be planned: plan says so and exits 3, run refuses before changing anything', async (t) => {
+  const r = lockedOutRoot(t);
+  const rb = join(r.dir, 'rb.yaml');
+  // a step that only an earlier write makes possible: planned in its turn
+  writeFileSync(rb, 'version: 1\nsteps:\n  - remount: rw\n  - write: { path: /etc/fstab, content: "LABEL=data /data ext4 defaults 0 2\\n" }\n  - fstab: { disable: /data }\n  - remount: ro\n');
+  const plan = rdrescue(['plan', rb, '--root', r.mnt]);
+  t.equal(plan.status, 0, 'plannable in order');
+  t.match(plan.stdout, /step 3 \(line 5\) fstab disable \/data: CANNOT BE PLANNED\n {4}cannot be planned: .*no entry mounts \/data \(it is planned again after the earlier steps have run\)/);
+  const dry = rdrescue(['run', rb, '--root', r.mnt, '--dry-run']);
+  t.equal(dry.stdout, plan.stdout, 'run --dry-run equals plan here too');
+  const run = rdrescue(['run', rb, '--root', r.mnt, '--yes']);
+  t.equal(run.status, 0, run.stdout + run.stderr);
+  t.equal(readFileSync(join(r.mnt, 'etc/fstab'), 'utf8'), '#LABEL=data /data ext4 defaults 0 2\n');
+
+  writeFileSync(rb, 'version: 1\nsteps:\n  - remount: rw\n  - fstab: { disable: /no/such/mount }\n  - passwd: { user: alice, hash: "$6$abc$def" }\n  - unlock: { user: alice }\n');
+  const before = readFileSync(join(r.mnt, 'etc/shadow'));
+  t.equal(rdrescue(['plan', rb, '--root', r.mnt]).status, 3, 'plan exits 3');
+  const refused = rdrescue(['run', rb, '--root', r.mnt, '--yes']);
+  t.equal(refused.status, 3, 'no earlier step can make it possible: refused before anything changes');
+  t.match(refused.stderr, /rb\.yaml:4: step 2 \(fstab disable \/no\/such\/mount\): .*no entry mounts \/no\/such\/mount; nothing was changed/);
+  t.same(readFileSync(join(r.mnt, 'etc/shadow')), before);
+  writeFileSync(rb, 'version: 1\nsteps:\n  - passwd: { user: alice, hash: "$6$abc$def" }\n  - unlock: { user: alice }\n');
+  t.match(rdrescue(['plan', rb, '--root', r.mnt]).stdout, /note: planned against the target as it is now; step 1 changes \/etc\/shadow first/);
 });
