@@ -210,7 +210,7 @@ export function formatReport(r: RunbookReport): string[] {
   } else if (!r.ok) {
     const done = r.steps.filter((s) => s.status === 'done').map((s) => s.step);
     out.push(`stopped at step ${r.failedStep}: ${done.length} done, ${count('unchanged')} already done, 1 failed, ${count('not run')} not run; the target is as ${done.length ? `step${done.length > 1 ? 's' : ''} ${done.join(', ')} left it` : 'it was: nothing was changed'}`);
-  } else out.push(r.changed === 0 ? `nothing changed: all ${n} steps were already done` : `${r.changed} of ${n} steps changed the target, ${count('unchanged')} were already done; see rdrescue status${r.sandbox ? '' : ` --root ${r.root}`}`);
+  } else out.push(r.changed === 0 ? `nothing changed: all ${n} steps were already done` : `${r.changed} of ${n} steps changed the ${r.sandbox ? 'view' : 'target'}, ${count('unchanged')} ${count('unchanged') === 1 ? 'was' : 'were'} already done${r.sandbox ? '' : `; see rdrescue status --root ${r.root}`}`);
   for (const note of r.notes) out.push(`note: ${note}`);
   return out;
 }

@@ -62,6 +62,7 @@ function describe(c: OverlayChange, view: string, lower: string): SandboxFileCha
   const d = unifiedDiff(redact(c.path, ta), redact(c.path, tb), c.change === 'added' ? '/dev/null' : `a${c.path}`, c.change === 'deleted' ? '/dev/null' : `b${c.path}`);
   if (d === undefined) out.notes.push('too many lines differ to show');
   else if (d) out.diff = d;
+  else if (c.change === 'modified') out.notes.push('only password hashes changed (not shown)');
   return out;
 }
 
@@ -83,7 +84,8 @@ export function formatSandboxChanges(changes: SandboxFileChange[]): string[] {
   const saved = changes.filter((c) => c.path === undo || c.path.startsWith(`${undo}/`) || undo.startsWith(`${c.path}/`));
   const shown = changes.filter((c) => !saved.includes(c));
   const out = [`sandbox: the runbook would change ${changes.length} path${changes.length > 1 ? 's' : ''} (the target itself is unchanged):`];
-  if (saved.length) out.push(`added ${undo}/…: ${saved.filter((c) => c.type === 'file').length} copies of replaced files, kept for rdrescue status --undo`);
+  const copies = saved.filter((c) => c.type === 'file').length;
+  if (saved.length) out.push(`added ${undo}/…: ${copies} ${copies === 1 ? 'copy' : 'copies'} of replaced files, kept for rdrescue status --undo`);
   for (const c of shown) {
     out.push(`${c.change} ${c.path}${c.type === 'file' ? '' : ` (${c.type})`}${c.notes.length ? `: ${c.notes.join('; ')}` : ''}`);
     if (c.diff) out.push(...c.diff.replace(/\n$/, '').split('\n').map((l) => `    ${l}`));

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { RdError, EXIT } from '../errors.js';
 import { planChroot, runChroot } from '../rescue/chroot.js';
 import { selinuxState } from '../rescue/facts.js';
@@ -124,6 +124,8 @@ const remount: StepKind<'rw' | 'ro'> = {
     if (!r.changed) return satisfied([`remount ${mode}: ${r.mountPoint} is already ${mode}`]);
     if (ctx.sandbox) return satisfied([`remount ${mode}: on the real target this remounts ${r.mountPoint} ${mode}; the sandbox view is writable, so it is skipped`]);
     if (mode === 'rw' && !ctx.writesFollow()) return satisfied([`remount rw: no later step has anything to write; ${r.mountPoint} stays ro`]);
+    // a target that is a directory inside a bigger filesystem (a tree on a rescue host): remounting would hit that whole filesystem
+    if (r.mountPoint !== realpathSync(ctx.mountRoot)) throw new RdError(`the target ${ctx.mountRoot} is not a mount point: remounting ${mode} would remount ${r.mountPoint} (${r.device}) as a whole; mount the target on its own, or drop the remount step`, {}, EXIT.refused);
     const lines = [`would: remount ${r.mountPoint} (${r.device}) ${mode}`, ...r.warnings.map((w) => `warning: ${w}`)];
     return {
       satisfied: false,
@@ -160,7 +162,9 @@ const passwd: StepKind<PasswdArg> = {
     const cur = loadUserShadow(ctx.root, a.user).entry;
     const same = a.hash !== undefined ? cur.password === a.hash : cur.password.startsWith('$6$') && verifySha512crypt(step.secret!, cur.password) === true;
     if (same && !(a.clear_expiry && isExpired(cur))) return satisfied([`passwd ${a.user}: the password is already the one asked for; nothing to change`]);
-    return fromPlan(planPassword(ctx.root, { user: a.user, hash: a.hash, password: a.hash === undefined ? step.secret : undefined, clearExpiry: a.clear_expiry }), ctx);
+    const plan = planPassword(ctx.root, { user: a.user, hash: a.hash, password: a.hash === undefined ? step.secret : undefined, clearExpiry: a.clear_expiry });
+    // the library speaks in CLI options; a runbook has fields
+    return fromPlan({ ...plan, notes: plan.notes.map((n) => n.replace('add --clear-expiry', 'add clear_expiry: true to the step')) }, ctx);
   },
 };
 

@@ -122,3 +122,18 @@ t.test('a step that cannot be planned: plan says so and exits 3, run refuses bef
   writeFileSync(rb, 'version: 1\nsteps:\n  - passwd: { user: alice, hash: "$6$abc$def" }\n  - unlock: { user: alice }\n');
   t.match(rdrescue(['plan', rb, '--root', r.mnt]).stdout, /note: planned against the target as it is now; step 1 changes \/etc\/shadow first/);
 });
+
+t.test('run --sandbox: a password change shows only redacted fields, and notes speak runbook', async (t) => {
+  const r = lockedOutRoot(t);
+  const rb = join(r.dir, 'rb.yaml');
+  // bob's yescrypt hash replaced by a $6$ one of the same length is still a change to report
+  writeFileSync(rb, 'version: 1\nsteps:\n  - passwd: { user: bob, password_env: BOBPW }\n');
+  const res = rdrescue(['run', rb, '--root', r.mnt, '--sandbox'], { env: { ...process.env, BOBPW: 'new-bob' } });
+  t.equal(res.status, 0, res.stderr);
+  t.match(res.stdout, /^modified \/etc\/shadow/m);
+  t.match(res.stdout, /1 of 1 steps changed the view, 0 were already done\n/);
+  t.match(res.stdout, /added \/var\/lib\/rdrescue\/undo\/…: 1 copy of replaced files/);
+  t.match(res.stdout, /it still cannot log in: add clear_expiry: true to the step/);
+  t.match(res.stdout, /^added \/\.autorelabel: mode 0644, owner 0:0$/m);
+  t.notMatch(res.stdout, /\$6\$[./0-9A-Za-z]{4}|\$y\$[./0-9A-Za-z]/, 'no hash');
+});

@@ -3,7 +3,8 @@
 // file, line and field, and nothing is written outside the target.
 import t, { type Test } from 'tap';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rdrescue } from '../helpers/cli.js';
 import { isReadOnly } from '../rescue/helpers.js';
@@ -122,4 +123,16 @@ t.test('YAML tricks: an unknown tag or an alias bomb is refused as malformed', a
   t.throws(() => parseRunbook('version: 1\nsteps:\n  - write: { path: /etc/x, content: !!js/function "return 1" }\n', 'tag.yaml'), /tag\.yaml:3: not a valid runbook/);
   const bomb = ['version: 1', 'a: &a ["x","x","x","x","x","x","x","x","x"]', 'b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]', 'c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]', 'd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]', 'e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]', 'steps: [*e]', ''].join('\n');
   t.throws(() => parseRunbook(bomb, 'bomb.yaml'), /bomb\.yaml: not a valid runbook \(YAML\/JSON\): Excessive alias count/);
+});
+
+t.test("host remount: remount ro of a target that is only a directory (not a mount point) is refused, the host's filesystem untouched", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'rb-tree-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  cpSync('fixtures/rescue/debian', dir, { recursive: true });
+  const book = parseRunbook('version: 1\nsteps:\n  - write: { path: /etc/motd, content: "x" }\n  - remount: ro\n', 'tree.yaml');
+  const plan = planRunbook(book, { root: dir });
+  t.equal(plan.steps[1].status, 'error');
+  t.match(plan.steps[1].error, /is not a mount point: remounting ro would remount \S+ .* as a whole/);
+  await t.rejects(runRunbook(book, { root: dir }), /tree\.yaml:4: step 2 \(remount ro\): .*not a mount point.*nothing was changed/);
+  t.notOk(existsSync(join(dir, 'etc/motd')), 'the write before it did not run');
 });
