@@ -217,7 +217,8 @@ function decodeBlock(bits: Bits, maxBlock: number, tt: Uint32Array): BlockResult
     if (n >= maxBlock) throw new Bzip2DataError('block exceeds its declared size');
     const k = sym - 1;
     const v = mtf[k]!;
-    mtf.copyWithin(1, 0, k);
+    // Most moves are short: a loop beats copyWithin's call overhead.
+    for (let j = k; j > 0; j--) mtf[j] = mtf[j - 1]!;
     mtf[0] = v;
     const b = symToByte[v]!;
     counts[b]!++;
@@ -237,7 +238,8 @@ function decodeBlock(bits: Bits, maxBlock: number, tt: Uint32Array): BlockResult
     tt[counts[b]!++]! |= i << 8;
   }
 
-  // Walk the chain, undoing the initial run-length stage (4 equal bytes, then a count) and computing the CRC.
+  // Walk the chain, undoing the initial run-length stage (4 equal bytes, then a count) and
+  // computing the CRC. Written out in place: a helper closure capturing op/crc halves the speed.
   const out: Buffer[] = [];
   let piece = Buffer.allocUnsafe(PIECE);
   let op = 0;
@@ -245,32 +247,32 @@ function decodeBlock(bits: Bits, maxBlock: number, tt: Uint32Array): BlockResult
   let p = tt[origPtr]! >>> 8;
   let last = -1;
   let same = 0;
-  const emit = (b: number) => {
-    if (op === PIECE) {
-      out.push(piece);
-      piece = Buffer.allocUnsafe(PIECE);
-      op = 0;
-    }
-    piece[op++] = b;
-    crc = (crc << 8) ^ CRC_TABLE[((crc >>> 24) ^ b) & 0xff]!;
-  };
   for (let i = 0; i < n; i++) {
     const e = tt[p]!;
     const b = e & 0xff;
     p = e >>> 8;
+    let times = 1;
+    let value = b;
     if (same === 4) {
-      for (let r = 0; r < b; r++) emit(last);
+      times = b;
+      value = last;
       same = 0;
       last = -1;
-      continue;
-    }
-    if (b === last) {
+    } else if (b === last) {
       same++;
     } else {
       same = 1;
       last = b;
     }
-    emit(b);
+    for (let r = 0; r < times; r++) {
+      if (op === PIECE) {
+        out.push(piece);
+        piece = Buffer.allocUnsafe(PIECE);
+        op = 0;
+      }
+      piece[op++] = value;
+      crc = (crc << 8) ^ CRC_TABLE[((crc >>> 24) ^ value) & 0xff]!;
+    }
   }
   out.push(piece.subarray(0, op));
   crc = ~crc >>> 0;
