@@ -26,6 +26,12 @@ export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
   /** Where relative password_file paths start (default: the runbook's directory). */
   dir?: string;
+  /**
+   * The runbook travels alone (`inject --runbook` bakes only this file into
+   * an image): password_file and password_env would name nothing at boot, so
+   * they are refused and only hash: is accepted.
+   */
+  standalone?: boolean;
 }
 
 function fieldName(path: Array<string | number>): string {
@@ -76,6 +82,10 @@ export function parseRunbook(text: string, file: string, opts: LoadOptions = {})
   const steps = v.steps.map((s, index): RunbookStep => {
     const [kind, arg] = Object.entries(s)[0];
     const step: RunbookStep = { index, kind: kind as StepKindName, arg, line: lineOf(doc, lc, ['steps', index]) };
+    const a = arg as { password_file?: string; password_env?: string };
+    if (kind === 'passwd' && opts.standalone && (a.password_file !== undefined || a.password_env !== undefined)) {
+      throw new RdError(`${file}:${step.line}: steps[${index}].passwd.${a.password_file !== undefined ? 'password_file' : 'password_env'}: a runbook baked into an image travels alone, without that ${a.password_file !== undefined ? 'file' : 'environment'}; use hash: (make one with rdrescue hash)`, {}, EXIT.badInput);
+    }
     if (kind === 'passwd') step.secret = readSecret(arg as { password_file?: string; password_env?: string }, dir, env, `${file}:${step.line}: steps[${index}].passwd`);
     return step;
   });

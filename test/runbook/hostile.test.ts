@@ -136,3 +136,9 @@ t.test("host remount: remount ro of a target that is only a directory (not a mou
   await t.rejects(runRunbook(book, { root: dir }), /tree\.yaml:4: step 2 \(remount ro\): .*not a mount point.*nothing was changed/);
   t.notOk(existsSync(join(dir, 'etc/motd')), 'the write before it did not run');
 });
+
+t.test('a standalone runbook (inject --runbook) may only carry hash:, not a file or variable that will not exist at boot', async (t) => {
+  t.throws(() => parseRunbook('version: 1\nsteps:\n  - passwd: { user: root, password_env: PW }\n', 'baked.yaml', { env: { PW: 'x' }, standalone: true }), /baked\.yaml:3: steps\[0\]\.passwd\.password_env: a runbook baked into an image travels alone.*use hash:/);
+  t.throws(() => loadRunbook(join(RUNBOOKS, 'password-file.yaml'), { standalone: true }), /password-file\.yaml:3: steps\[0\]\.passwd\.password_file: a runbook baked into an image travels alone/);
+  t.doesNotThrow(() => loadRunbook(join(RUNBOOKS, 'rescue.yaml'), { standalone: true }));
+});
