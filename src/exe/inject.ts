@@ -90,7 +90,7 @@ function bakedRunbook(path: string): ReturnType<typeof file> {
   if (/^\s*-?\s*password_(file|env)\s*:|[{,]\s*password_(file|env)\s*:/m.test(text.toString('utf8'))) {
     throw new RdError('a baked-in runbook cannot use password_file or password_env (neither exists at boot); use hash: from `rdrescue hash`', { file: path }, EXIT.usage);
   }
-  loadRunbook(path);
+  loadRunbook(path, { standalone: true }); // also catches the JSON spelling ("password_env": …) the pattern above misses
   const id = createHash('sha256').update(text).digest('hex').slice(0, 12);
   const ext = extname(path) === '.json' ? '.json' : '.yaml';
   return file(`etc/rdrescue/runbook-${id}${ext}`, text, 0o600);
