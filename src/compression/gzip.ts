@@ -1,7 +1,7 @@
 import zlib from 'node:zlib';
 import { FormatError } from '../errors.js';
 import { crc32 } from './checksum.js';
-import { OutputSink } from './sink.js';
+import { OUTPUT_CHUNK, OutputSink } from './sink.js';
 import { ByteSource } from './source.js';
 import type { Decoder, Encoder } from './types.js';
 import { pipeThrough } from './pipe.js';
@@ -49,7 +49,7 @@ export const decodeGzip: Decoder = async function* (input, opts) {
     src.skip(2);
   }
   let crc = 0;
-  const driver = new ZlibDriver(zlib.createInflateRaw({ chunkSize: 256 * 1024 }), sink, (d) => {
+  const driver = new ZlibDriver(zlib.createInflateRaw({ chunkSize: OUTPUT_CHUNK }), sink, (d) => {
     crc = crc32(d, crc);
   });
   const corrupt = (e: unknown, at: number) => new FormatError(`corrupt gzip data: ${(e as Error).message}`, { offset: at });

@@ -2,7 +2,7 @@ import zlib from 'node:zlib';
 import { Decompress } from 'fzstd';
 import { FormatError } from '../errors.js';
 import { pipeProgram, pipeThrough, programFeed, type Feed } from './pipe.js';
-import { OutputSink } from './sink.js';
+import { OUTPUT_CHUNK, OutputSink } from './sink.js';
 import { ByteSource } from './source.js';
 import type { Decoder, Encoder } from './types.js';
 import { Xxh64 } from './xxh64.js';
@@ -105,7 +105,7 @@ export const decodeZstd: Decoder = async function* (input, opts) {
 };
 
 function zlibFeed(sink: OutputSink): Feed {
-  const driver = new ZlibDriver(z.createZstdDecompress!({ chunkSize: 256 * 1024 }) as unknown as ConstructorParameters<typeof ZlibDriver>[0], sink);
+  const driver = new ZlibDriver(z.createZstdDecompress!({ chunkSize: OUTPUT_CHUNK }) as unknown as ConstructorParameters<typeof ZlibDriver>[0], sink);
   const fail = (e: unknown) => (e instanceof FormatError ? e : new FormatError((e as Error).message));
   return {
     write: (part) => driver.write(part, fail),

@@ -4,32 +4,90 @@ export interface ChunkSource {
   unread?(rest: Buffer): void;
 }
 
+const EMPTY = Buffer.alloc(0);
+
 /**
  * A pull parser's view of a chunked stream: look ahead a few bytes, take a
- * header, stream a body, without copying bodies. `offset` counts bytes handed
+ * header, stream a body, without copying bodies. Only a header that straddles
+ * two chunks is copied, and only its own bytes. `offset` counts bytes handed
  * out, i.e. the stream position of the next unread byte.
  */
 export class ByteStream {
-  private buf: Buffer = Buffer.alloc(0);
+  private buf: Buffer = EMPTY;
   private pos = 0;
+  /** Chunks read ahead, after `buf`. */
+  private queue: Buffer[] = [];
+  private queued = 0;
   offset = 0;
 
   constructor(private src: ChunkSource) {}
 
+  /** Bytes available contiguously in the current buffer. */
   get buffered(): number {
     return this.buf.length - this.pos;
   }
 
-  /** Makes at least n bytes available if the stream has them; returns how many are. */
+  /**
+   * Makes n bytes contiguous (fewer only at the end of the stream) and returns
+   * how many contiguous bytes there are.
+   */
   async ensure(n: number): Promise<number> {
-    while (this.buf.length - this.pos < n) {
+    while (this.buf.length - this.pos + this.queued < n) {
       const c = await this.src.read();
       if (!c) break;
       if (c.length === 0) continue;
-      this.buf = this.pos === this.buf.length ? c : Buffer.concat([this.buf.subarray(this.pos), c]);
-      this.pos = 0;
+      this.queue.push(c);
+      this.queued += c.length;
     }
-    return this.buf.length - this.pos;
+    let have = this.buf.length - this.pos;
+    if (have === 0 && this.queue.length) {
+      this.next();
+      have = this.buf.length;
+    }
+    if (have >= n || this.queue.length === 0) return have;
+    // Straddling: copy the tail of this buffer and just enough of what follows.
+    const parts = [this.buf.subarray(this.pos)];
+    let need = n - have;
+    while (need > 0 && this.queue.length) {
+      const f = this.queue[0];
+      if (f.length <= need) {
+        parts.push(f);
+        need -= f.length;
+        this.queue.shift();
+        this.queued -= f.length;
+      } else {
+        parts.push(f.subarray(0, need));
+        this.queue[0] = f.subarray(need);
+        this.queued -= need;
+        need = 0;
+      }
+    }
+    this.buf = Buffer.concat(parts);
+    this.pos = 0;
+    return this.buf.length;
+  }
+
+  private next(): void {
+    const c = this.queue.shift()!;
+    this.queued -= c.length;
+    this.buf = c;
+    this.pos = 0;
+  }
+
+  /** Moves to the next chunk; false at the end of the stream. */
+  private async refill(): Promise<boolean> {
+    if (this.queue.length) {
+      this.next();
+      return true;
+    }
+    for (;;) {
+      const c = await this.src.read();
+      if (!c) return false;
+      if (c.length === 0) continue;
+      this.buf = c;
+      this.pos = 0;
+      return true;
+    }
   }
 
   /** The underlying buffer and position of the next byte; valid until the next ensure(). */
@@ -37,6 +95,7 @@ export class ByteStream {
     return { buf: this.buf, pos: this.pos };
   }
 
+  /** Consumes n bytes that ensure() made contiguous. */
   advance(n: number): void {
     this.pos += n;
     this.offset += n;
@@ -51,7 +110,7 @@ export class ByteStream {
   /** Yields exactly n bytes as they arrive (fewer only if the stream ends: the caller checks). */
   async *body(n: number): AsyncGenerator<Buffer, void, undefined> {
     while (n > 0) {
-      if (this.buf.length === this.pos && (await this.ensure(1)) === 0) return;
+      if (this.buf.length === this.pos && !(await this.refill())) return;
       const k = Math.min(n, this.buf.length - this.pos);
       const b = this.buf.subarray(this.pos, this.pos + k);
       this.advance(k);
@@ -64,7 +123,7 @@ export class ByteStream {
   async skip(n: number): Promise<number> {
     let done = 0;
     while (done < n) {
-      if (this.buf.length === this.pos && (await this.ensure(1)) === 0) break;
+      if (this.buf.length === this.pos && !(await this.refill())) break;
       const k = Math.min(n - done, this.buf.length - this.pos);
       this.advance(k);
       done += k;
@@ -74,8 +133,14 @@ export class ByteStream {
 
   /** Hands every buffered byte back to the source, so the next reader starts exactly here. */
   giveBack(): void {
-    if (this.buf.length > this.pos && this.src.unread) this.src.unread(Buffer.from(this.buf.subarray(this.pos)));
-    this.buf = Buffer.alloc(0);
+    if (this.src.unread) {
+      // unread() is a stack: push the furthest bytes first.
+      for (let i = this.queue.length - 1; i >= 0; i--) this.src.unread(this.queue[i]);
+      if (this.buf.length > this.pos) this.src.unread(this.buf.subarray(this.pos));
+    }
+    this.buf = EMPTY;
     this.pos = 0;
+    this.queue = [];
+    this.queued = 0;
   }
 }
