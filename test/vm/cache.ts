@@ -43,7 +43,6 @@ export async function cached(name: string, build: (tmpPath: string) => Promise<v
 export function pruneStale(key: string): void {
   if (!existsSync(CACHE_DIR)) return;
   for (const f of readdirSync(CACHE_DIR)) {
-    const m = /-([^/]+-[0-9a-f]{12})\.img$/.exec(f);
-    if (m && m[1] !== key) rmSync(join(CACHE_DIR, f), { force: true });
+    if (/-[0-9a-f]{12}\.img$/.test(f) && !f.endsWith(`-${key}.img`)) rmSync(join(CACHE_DIR, f), { force: true });
   }
 }

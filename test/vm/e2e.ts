@@ -93,18 +93,10 @@ async function rescue(f: Flavor, env: { accel: Accel; vmlinux: string; baseDisk:
 
   // 3. A normal boot reaches the real init, which sees the new shadow.
   t = Date.now();
-  const vm2 = new Vm({ name: `${f.name} normal boot`, accel: env.accel, vmlinux: env.vmlinux, initrd: f.initrd, disk, append: base, log: join(env.work, `${f.name}-normal.log`) });
-  try {
-    await vm2.boot();
-    await vm2.expect(/@@INIT-REACHED@@/, 240_000, 'the real /sbin/init');
-    const m = await vm2.expect(/@@SHADOW-SHA256=([0-9a-f]{64})@@/, 60_000, 'the shadow hash from init');
-    const want = createHash('sha256').update(shadow).digest('hex');
-    check(`${f.name}: a normal boot reaches /sbin/init with the new /etc/shadow`, m[1] === want, `init saw ${m[1]}, debugfs read ${want}`);
-    await vm2.exit(60_000);
-    timings.push([`${f.name}: normal boot to power-off`, seconds(t)]);
-  } finally {
-    await vm2.kill();
-  }
+  const next = await normalBoot(`${f.name} normal boot`, env, f.initrd, disk, base, join(env.work, `${f.name}-normal.log`));
+  const want = createHash('sha256').update(shadow).digest('hex');
+  check(`${f.name}: a normal boot reaches /sbin/init with the new /etc/shadow`, next.shadowSha === want, `init saw ${next.shadowSha}, debugfs read ${want}`);
+  timings.push([`${f.name}: normal boot to power-off`, seconds(t)]);
 }
 
 /** The next normal boot's init: it must get past the mount that used to fail, and see this shadow. */
