@@ -76,7 +76,14 @@ export function lastUndoable(entries: JournalEntry[]): JournalEntry | undefined 
 }
 
 function writeDurably(path: string, data: Buffer | string, flags: string, mode: number): void {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  // System directories the journal may have to create (/var/log, /var/lib) keep their usual 0755;
+  // only rdrescue's own store of pre-change copies is private.
+  const dir = dirname(path);
+  const priv = dir.indexOf('/var/lib/rdrescue');
+  if (priv >= 0) {
+    mkdirSync(dir.slice(0, priv) + '/var/lib', { recursive: true, mode: 0o755 });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } else mkdirSync(dir, { recursive: true, mode: 0o755 });
   const fd = openSync(path, flags, mode);
   try {
     writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
