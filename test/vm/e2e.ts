@@ -4,7 +4,7 @@
 // Run: npm run test:vm   (root; about 2 minutes under TCG with a warm cache)
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CACHE_DIR, cacheKey, cached, pruneStale } from './cache.js';
 import { baseDisk, copyDisk, OLD_ROOT_PASSWORD, shadow as shadowLines } from './disk.js';
@@ -209,12 +209,14 @@ async function main(): Promise<void> {
   const itools = await cached(`initramfs-tools-${key}.img`, async (tmp) => buildInitramfsTools(kver, tmp));
   timings.push([`build initramfs: initramfs-tools${itools.built ? '' : ' (cached)'}`, seconds(t)]);
 
-  t = Date.now();
-  const sea = buildSea();
-  timings.push(['build the single executable', seconds(t)]);
-
   mkdirSync(join(CACHE_DIR, 'runs'), { recursive: true });
   const work = mkdtempSync(join(CACHE_DIR, 'runs', 'e2e-'));
+  t = Date.now();
+  // A private copy: other runs may rebuild dist/rdrescue while this one injects it.
+  const sea = join(work, 'rdrescue');
+  copyFileSync(buildSea(), sea);
+  chmodSync(sea, 0o755);
+  timings.push(['build the single executable', seconds(t)]);
   const flavors: Flavor[] = [];
   for (const [name, img, compress, breakArg, prompt] of [
     ['dracut', dracut.path, 'none', 'rd.break', /switch_root:\/# /],

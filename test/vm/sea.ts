@@ -30,9 +30,23 @@ function locked<T>(fn: () => T): T {
   }
 }
 
-/** Builds the bundle and the single executable from the current source (about 5 s). */
+/**
+ * Builds the bundle and the single executable from the current source (about
+ * 5 s). dist/ is shared: strip fails with "Text file busy" while another
+ * process runs the executable, so a failed build is retried a few times.
+ */
 export function buildSea(): string {
-  locked(() => run(process.execPath, [join(REPO, 'scripts/build.mjs')]));
+  locked(() => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        run(process.execPath, [join(REPO, 'scripts/build.mjs')]);
+        return;
+      } catch (e) {
+        if (attempt >= 4) throw e;
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 3000);
+      }
+    }
+  });
   return SEA;
 }
 
