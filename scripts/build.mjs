@@ -4,7 +4,7 @@
 // is downloaded at build time.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, chmodSync, mkdirSync, writeFileSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, chmodSync, mkdirSync, renameSync, writeFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
@@ -18,19 +18,21 @@ await build({
   platform: 'node',
   target: 'node20',
   format: 'cjs',
-  outfile: join(dist, 'rdrescue.cjs'),
+  outfile: join(dist, `rdrescue.cjs.tmp-${process.pid}`),
   banner: { js: '#!/usr/bin/env node' },
   legalComments: 'none',
   minifySyntax: true,
   logLevel: 'warning',
 });
-chmodSync(join(dist, 'rdrescue.cjs'), 0o755);
+chmodSync(join(dist, `rdrescue.cjs.tmp-${process.pid}`), 0o755);
+// Renamed into place so tests running the bundle never read a half-written file.
+renameSync(join(dist, `rdrescue.cjs.tmp-${process.pid}`), join(dist, 'rdrescue.cjs'));
 
 if (!process.argv.includes('--bundle-only')) {
   const require = createRequire(import.meta.url);
   const node24 = join(dirname(require.resolve('node24/package.json')), 'bin', 'node');
-  const blob = join(dist, 'sea-prep.blob');
-  const cfg = join(dist, 'sea-config.json');
+  const blob = join(dist, `sea-prep.blob.${process.pid}`);
+  const cfg = join(dist, `sea-config.${process.pid}.json`);
   writeFileSync(
     cfg,
     JSON.stringify({
@@ -42,15 +44,17 @@ if (!process.argv.includes('--bundle-only')) {
   );
   execFileSync(node24, ['--experimental-sea-config', cfg], { stdio: 'inherit' });
   const exe = join(dist, 'rdrescue');
-  rmSync(exe, { force: true });
-  copyFileSync(node24, exe);
-  chmodSync(exe, 0o755);
+  // Built under a temporary name and renamed: a running copy or a concurrent build never sees half an executable.
+  const tmp = `${exe}.tmp-${process.pid}`;
+  copyFileSync(node24, tmp);
+  chmodSync(tmp, 0o755);
   // Node's binary carries symbols the executable never needs; stripping keeps the blob's note intact.
-  execFileSync('strip', ['--strip-all', exe]);
+  execFileSync('strip', ['--strip-all', tmp]);
   const postject = join(dirname(require.resolve('postject/package.json')), 'dist', 'cli.js');
-  execFileSync(process.execPath, [postject, exe, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'], {
+  execFileSync(process.execPath, [postject, tmp, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
+  renameSync(tmp, exe);
   rmSync(blob);
   rmSync(cfg);
   console.log(`dist/rdrescue: ${(statSync(exe).size / 1048576).toFixed(1)} MiB`);
