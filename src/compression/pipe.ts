@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { FormatError, RdError } from '../errors.js';
-import type { OutputSink } from './sink.js';
+import { OutputGate, type OutputSink } from './sink.js';
 import type { ByteSource } from './source.js';
 
 const found = new Map<string, string | undefined>();
@@ -114,8 +114,11 @@ export async function* pipeProgram(
 /** Where a decoder sends a member's exact compressed bytes. */
 export interface Feed {
   write(part: Buffer): Promise<void>;
-  /** No more input: wait for the decompressor to finish; throws if it failed. */
-  end(): Promise<void>;
+  /**
+   * No more input: wait for the decompressor to finish; throws if it failed.
+   * Returns false when the output paused first (take, then call again).
+   */
+  end(): Promise<boolean>;
   close(): void;
 }
 
@@ -132,6 +135,7 @@ export function programFeed(program: string, args: string[], sink: OutputSink): 
   const child = spawn(path, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   const stderr: Buffer[] = [];
   let failure: unknown;
+  const gate = new OutputGate(sink, child.stdout);
   child.stdout.on('data', (d: Buffer) => {
     try {
       sink.push(d);
@@ -139,6 +143,7 @@ export function programFeed(program: string, args: string[], sink: OutputSink): 
       failure ??= e;
       child.kill();
     }
+    gate.check();
   });
   child.stderr.on('data', (d: Buffer) => stderr.push(d));
   child.stdin.on('error', (e) => {
@@ -161,13 +166,16 @@ export function programFeed(program: string, args: string[], sink: OutputSink): 
   return {
     write: async (part) => {
       if (failure) throw fail();
-      if (!child.stdin.write(part)) await new Promise((r) => child.stdin.once('drain', r));
+      // A program blocked on a paused stdout stops reading stdin: return to let the consumer take.
+      if (!child.stdin.write(part)) await Promise.race([new Promise((r) => child.stdin.once('drain', r)), gate.whenPaused()]);
       if (failure) throw fail();
     },
     end: async () => {
-      child.stdin.end();
-      const code = await exited;
+      if (!child.stdin.writableEnded) child.stdin.end();
+      const code = await Promise.race([exited, gate.whenPaused().then(() => 'paused' as const)]);
+      if (code === 'paused') return false;
       if (failure || code !== 0) throw fail();
+      return true;
     },
     close: () => {
       if (child.exitCode === null) child.kill();
@@ -212,9 +220,13 @@ export class Passer {
 
   async *end(): AsyncGenerator<Buffer, void, undefined> {
     await this.flush();
-    await this.feed.end().catch((e) => {
-      throw this.corrupt(e);
-    });
+    while (
+      !(await this.feed.end().catch((e) => {
+        throw this.corrupt(e);
+      }))
+    ) {
+      yield this.sink.take();
+    }
     yield* this.sink.takeChunks();
   }
 

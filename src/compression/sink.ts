@@ -4,6 +4,13 @@ import { FormatError } from '../errors.js';
 export const OUTPUT_CHUNK = 512 * 1024;
 
 /**
+ * Output a native decompressor (node:zlib, a program) may run ahead of the
+ * consumer. Past it the producer is paused until the consumer takes, so a
+ * member that expands a thousandfold still needs only a few MiB.
+ */
+export const HIGH_WATER = 8 * OUTPUT_CHUNK;
+
+/**
  * Counts a member's output against the decompression-bomb limit and gathers
  * small pieces into chunks of about OUTPUT_CHUNK bytes.
  */
@@ -32,11 +39,20 @@ export class OutputSink {
     return this.pending >= OUTPUT_CHUNK;
   }
 
+  /** The producer should stop until the next take(). */
+  get full(): boolean {
+    return this.pending >= HIGH_WATER;
+  }
+
+  /** Called after each take(): a paused producer resumes here. */
+  onTake?: () => void;
+
   /** Everything gathered so far as one buffer (possibly empty). */
   take(): Buffer {
     const out = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.pending);
     this.parts = [];
     this.pending = 0;
+    this.onTake?.();
     return out;
   }
 
@@ -46,5 +62,45 @@ export class OutputSink {
     const out: Buffer[] = [];
     for (let o = 0; o < all.length; o += OUTPUT_CHUNK) out.push(all.subarray(o, o + OUTPUT_CHUNK));
     return out;
+  }
+}
+
+/**
+ * Backpressure between a native producer (a zlib stream, a program's stdout)
+ * and the consumer: the producer is paused while the sink is full and resumes
+ * at the next take(). Waiting code races its own event against whenPaused(),
+ * so it returns to let the consumer take instead of deadlocking.
+ */
+export class OutputGate {
+  paused = false;
+  private pausedNow?: Promise<void>;
+  private wake?: () => void;
+
+  constructor(
+    private readonly sink: OutputSink,
+    private readonly producer: { pause(): unknown; resume(): unknown },
+  ) {
+    sink.onTake = () => {
+      if (!this.paused) return;
+      this.paused = false;
+      producer.resume();
+    };
+  }
+
+  /** Call after each push. */
+  check(): void {
+    if (this.paused || !this.sink.full) return;
+    this.paused = true;
+    this.producer.pause();
+    this.wake?.();
+    this.wake = undefined;
+    this.pausedNow = undefined;
+  }
+
+  /** Resolves once the producer is paused (at once if it is). */
+  whenPaused(): Promise<void> {
+    if (this.paused) return Promise.resolve();
+    this.pausedNow ??= new Promise<void>((r) => (this.wake = r));
+    return this.pausedNow;
   }
 }

@@ -1,7 +1,7 @@
 import type { Transform } from 'node:stream';
 import { FormatError } from '../errors.js';
 import type { ByteSource } from './source.js';
-import { OutputSink } from './sink.js';
+import { OutputGate, OutputSink } from './sink.js';
 
 /**
  * Drives a node:zlib decompression stream (inflateRaw, zstd) with bounded
@@ -12,12 +12,18 @@ export class ZlibDriver {
   private error: unknown;
   private ended = false;
   private fed = 0;
+  private readonly gate: OutputGate;
+  /** The write zlib has not finished consuming yet. */
+  private inflight?: Promise<void>;
+  private finished?: Promise<void>;
+  private finishedFlag = false;
 
   constructor(
     private readonly stream: Transform & { bytesWritten: number },
     sink: OutputSink,
     onData?: (d: Buffer) => void,
   ) {
+    this.gate = new OutputGate(sink, stream);
     stream.on('data', (d: Buffer) => {
       try {
         onData?.(d);
@@ -25,6 +31,7 @@ export class ZlibDriver {
       } catch (e) {
         this.error ??= e;
       }
+      this.gate.check();
     });
     stream.on('error', (e) => {
       this.error ??= e;
@@ -43,9 +50,17 @@ export class ZlibDriver {
     return this.fed - this.stream.bytesWritten;
   }
 
+  get busy(): boolean {
+    return this.inflight !== undefined;
+  }
+
+  /**
+   * Hands zlib a slice and waits until it has consumed it, or until the
+   * output is paused because the consumer is behind (then take, and settle()).
+   */
   async write(slice: Buffer, describe: (e: unknown) => FormatError): Promise<void> {
     this.fed += slice.length;
-    await new Promise<void>((resolve) => {
+    const written = new Promise<void>((resolve) => {
       // On a data error zlib emits 'error' and may never call the write callback.
       const done = () => {
         this.stream.off('error', done);
@@ -56,20 +71,40 @@ export class ZlibDriver {
       this.stream.once('close', done);
       this.stream.write(slice, done);
     });
+    const p = written.then(() => {
+      if (this.inflight === p) this.inflight = undefined;
+    });
+    this.inflight = p;
+    await Promise.race([p, this.gate.whenPaused()]);
     this.check(describe);
   }
 
-  /** Signal the end of input and wait for the decompressor to finish or fail. */
-  async end(describe: (e: unknown) => FormatError): Promise<void> {
+  /** Waits for the write in flight to be consumed, or for the output to pause. */
+  async settle(describe: (e: unknown) => FormatError): Promise<void> {
+    if (this.inflight) await Promise.race([this.inflight, this.gate.whenPaused()]);
+    this.check(describe);
+  }
+
+  /**
+   * Signals the end of input and waits for the decompressor to finish or
+   * fail. Returns false when it paused first: take output and call again.
+   */
+  async end(describe: (e: unknown) => FormatError): Promise<boolean> {
     if (!this.ended && this.error === undefined) {
-      await new Promise<void>((resolve) => {
-        this.stream.once('end', resolve);
-        this.stream.once('error', () => resolve());
-        this.stream.once('close', resolve);
+      this.finished ??= new Promise<void>((resolve) => {
+        const done = () => {
+          this.finishedFlag = true;
+          resolve();
+        };
+        this.stream.once('end', done);
+        this.stream.once('error', done);
+        this.stream.once('close', done);
         this.stream.end();
       });
+      await Promise.race([this.finished, this.gate.whenPaused()]);
     }
     this.check(describe);
+    return this.ended || this.finishedFlag || this.error !== undefined;
   }
 
   close(): void {
@@ -93,17 +128,23 @@ export async function* pumpUntilEnd(
   describe: (e: unknown, at: number) => FormatError,
 ): AsyncGenerator<Buffer, void, undefined> {
   try {
+    let at = src.offset;
     while (!driver.done) {
-      if (src.available === 0 && !(await src.more())) {
-        // No more input: zlib decides whether the stream was complete; a failure now means it was cut short.
-        await driver.end(() => src.truncated());
-        if (!driver.done) throw src.truncated();
-        break;
+      if (driver.busy) {
+        await driver.settle((e) => describe(e, at));
+      } else {
+        if (src.available === 0 && !(await src.more())) {
+          // No more input: zlib decides whether the stream was complete; a failure now means it was cut short.
+          while (!(await driver.end(() => src.truncated()))) yield sink.take();
+          if (!driver.done) throw src.truncated();
+          break;
+        }
+        // zlib does not say where in a slice it failed: errors name the slice start.
+        at = src.offset;
+        const part = src.take(Math.min(slice, src.available));
+        const sliceAt = at;
+        await driver.write(part, (e) => describe(e, sliceAt));
       }
-      // zlib does not say where in a slice it failed: errors name the slice start.
-      const at = src.offset;
-      const part = src.take(Math.min(slice, src.available));
-      await driver.write(part, (e) => describe(e, at));
       if (sink.ready) yield sink.take();
     }
     src.rewind(driver.unused);

@@ -92,9 +92,13 @@ export const decodeZstd: Decoder = async function* (input, opts) {
         if (sink.ready) yield sink.take();
       }
     }
-    await dec.end().catch((e) => {
-      throw corrupt(e, src.offset);
-    });
+    while (
+      !(await dec.end().catch((e) => {
+        throw corrupt(e, src.offset);
+      }))
+    ) {
+      yield sink.take();
+    }
     if (hash && hash.digest32() !== expected) throw new FormatError('zstd content checksum mismatch (corrupt data)', { offset: checksumAt });
   } finally {
     dec.close();
@@ -125,6 +129,7 @@ function fzstdFeed(sink: OutputSink, hash: Xxh64 | undefined): Feed {
     },
     end: async () => {
       d.push(new Uint8Array(0), true);
+      return true;
     },
     close: () => undefined,
   };

@@ -1,0 +1,43 @@
+// A slow consumer must hold back a fast native decompressor: memory stays
+// bounded by a few chunks, not by the member's size (a 3 GiB file inside an
+// image must not need 3 GiB).
+import t from 'tap';
+import { execFileSync } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { decoderFor } from '../../src/compression/index.js';
+import type { MemberInput } from '../../src/compression/types.js';
+
+function input(buf: Buffer): MemberInput {
+  let given = false;
+  return {
+    read: async () => {
+      if (given) return null;
+      given = true;
+      return buf;
+    },
+    unread: () => undefined,
+  };
+}
+
+for (const [format, cmd] of [
+  ['gzip', ['gzip', '-c']],
+  ['zstd', ['zstd', '-q', '-c', '-19']],
+  ['xz', ['xz', '--check=crc32', '-c']],
+  ['lzo', ['lzop', '-c']],
+] as const) {
+  t.test(`${format}: a slow consumer keeps the native decoder's output bounded`, async (t) => {
+    const total = 512 << 20;
+    const member = execFileSync('sh', ['-c', `head -c ${total} /dev/zero | ${cmd.join(' ')}`], { maxBuffer: 1 << 26 });
+    let seen = 0;
+    let peak = 0;
+    const base = process.memoryUsage().arrayBuffers;
+    for await (const chunk of decoderFor(format)(input(member), { native: true })) {
+      seen += chunk.length;
+      peak = Math.max(peak, process.memoryUsage().arrayBuffers - base);
+      // A consumer far slower than the decompressor: a slow disk.
+      if (seen < 64 << 20) await sleep(2);
+    }
+    t.equal(seen, total, 'all output arrived');
+    t.ok(peak < 96 << 20, `peak buffered ${(peak / 1048576).toFixed(0)} MiB stays far below the member's ${total >> 20} MiB`);
+  });
+}
