@@ -4,7 +4,6 @@ import { crc32 } from './checksum.js';
 import { OUTPUT_CHUNK, OutputSink } from './sink.js';
 import { ByteSource } from './source.js';
 import type { Decoder, Encoder } from './types.js';
-import { pipeThrough } from './pipe.js';
 import { pumpUntilEnd, ZlibDriver } from './zlib-stream.js';
 
 const FHCRC = 0x02;
@@ -64,7 +63,58 @@ export const decodeGzip: Decoder = async function* (input, opts) {
   src.finish();
 };
 
+/** Input per deflate job; jobs run in parallel on libuv's thread pool, as pigz runs its blocks on threads. */
+const ENCODE_BLOCK = 1 << 20;
+/** Jobs in flight: enough to keep two cores busy while the output is written in order. */
+const ENCODE_JOBS = 4;
+/** Deflate's window: each block is primed with the 32 KiB before it, so the ratio stays that of one stream. */
+const WINDOW = 32 * 1024;
+
+const deflateRawAsync = (input: Buffer, opts: zlib.ZlibOptions) =>
+  new Promise<Buffer>((resolve, reject) => zlib.deflateRaw(input, opts, (err, out) => (err ? reject(err) : resolve(out))));
+
+/**
+ * One gzip member written the pigz way: the input is cut into 1 MiB blocks,
+ * each deflated on its own with the previous 32 KiB as dictionary and ended
+ * with a sync flush, so the blocks join into one deflate stream. The output
+ * depends only on the input and the level (reproducible), not on timing.
+ */
 export const encodeGzip: Encoder = async function* (source, opts) {
-  const gz = zlib.createGzip({ level: opts.level ?? 6, chunkSize: 256 * 1024 });
-  yield* pipeThrough(gz, source);
+  const level = opts.level ?? 6;
+  // mtime 0, no name: what `gzip -n` writes.
+  yield Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, level === 9 ? 2 : level === 1 ? 4 : 0, 3]);
+  let crc = 0;
+  let size = 0;
+  let window: Buffer | undefined;
+  const jobs: Promise<Buffer>[] = [];
+  const start = (block: Buffer) => {
+    crc = zlib.crc32(block, crc);
+    size += block.length;
+    const job = deflateRawAsync(block, { level, finishFlush: zlib.constants.Z_SYNC_FLUSH, ...(window ? { dictionary: window } : {}) });
+    // Marked handled now, awaited in order below.
+    job.catch(() => undefined);
+    jobs.push(job);
+    window = Buffer.from(block.subarray(Math.max(0, block.length - WINDOW)));
+  };
+  let parts: Buffer[] = [];
+  let have = 0;
+  for await (const chunk of source) {
+    parts.push(chunk);
+    have += chunk.length;
+    while (have >= ENCODE_BLOCK) {
+      const all = parts.length === 1 ? parts[0]! : Buffer.concat(parts, have);
+      start(all.subarray(0, ENCODE_BLOCK));
+      parts = have > ENCODE_BLOCK ? [all.subarray(ENCODE_BLOCK)] : [];
+      have -= ENCODE_BLOCK;
+      while (jobs.length >= ENCODE_JOBS) yield await jobs.shift()!;
+    }
+  }
+  if (have > 0) start(parts.length === 1 ? parts[0]! : Buffer.concat(parts, have));
+  for (const job of jobs.splice(0)) yield await job;
+  // An empty final block closes the deflate stream.
+  yield await deflateRawAsync(Buffer.alloc(0), { level });
+  const trailer = Buffer.alloc(8);
+  trailer.writeUInt32LE(crc >>> 0, 0);
+  trailer.writeUInt32LE(size % 2 ** 32, 4);
+  yield trailer;
 };
