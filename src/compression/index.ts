@@ -53,7 +53,8 @@ export const CODECS: Record<Compression, CodecInfo> = {
   gzip: { decode: 'built in (node:zlib inflate)', encode: 'built in (node:zlib)' },
   zstd: {
     decode: 'built in (node:zlib zstd on Node >= 22.15; else the zstd program if on PATH, for speed; else fzstd in JavaScript)',
-    encode: nativeZstd ? 'built in (node:zlib zstd)' : 'external: zstd',
+    // The program first: it uses every core; node:zlib's streaming zstd uses one.
+    encode: nativeZstd ? 'external: zstd -T0 when on PATH, else built in (node:zlib zstd)' : 'external: zstd',
     ...(nativeZstd ? {} : { program: 'zstd', debianPackage: 'zstd' }),
   },
   xz: { decode: 'built in (LZMA2 decoder in TypeScript; the xz program if on PATH, for speed)', encode: 'external: xz --check=crc32 --lzma2=dict=1MiB', program: 'xz', debianPackage: 'xz-utils' },

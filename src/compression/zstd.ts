@@ -1,7 +1,7 @@
 import zlib from 'node:zlib';
 import { Decompress } from 'fzstd';
 import { FormatError } from '../errors.js';
-import { pipeProgram, pipeThrough, programFeed, type Feed } from './pipe.js';
+import { findProgram, pipeProgram, pipeThrough, programFeed, type Feed } from './pipe.js';
 import { OUTPUT_CHUNK, OutputSink } from './sink.js';
 import { ByteSource } from './source.js';
 import type { Decoder, Encoder } from './types.js';
@@ -138,12 +138,14 @@ function fzstdFeed(sink: OutputSink, hash: Xxh64 | undefined): Feed {
 /** node:zlib's zstd where available, else the zstd program (Debian package zstd). */
 export const encodeZstd: Encoder = async function* (source, opts) {
   const level = opts.level ?? 3;
-  if (typeof z.createZstdCompress === 'function') {
+  // The zstd program compresses with all cores (-T0); node:zlib's streaming zstd is single-threaded
+  // (1.43 s against 0.93 s for the distribution tree at -3), so the program goes first when present.
+  if (findProgram('zstd') || typeof z.createZstdCompress !== 'function') {
+    yield* pipeProgram('zstd', ['-q', '-c', ...(level > 19 ? ['--ultra'] : []), `-${level}`, '-T0'], 'zstd', source);
+  } else {
     const c = z.constants;
     // The content checksum lets every reader (the kernel included) detect corruption, as the zstd program's default does.
     const params = { [c.ZSTD_c_compressionLevel ?? 100]: level, [c.ZSTD_c_checksumFlag ?? 201]: 1 };
     yield* pipeThrough(z.createZstdCompress({ params }), source);
-  } else {
-    yield* pipeProgram('zstd', ['-q', '-c', ...(level > 19 ? ['--ultra'] : []), `-${level}`, '-T0'], 'zstd', source);
   }
 };
