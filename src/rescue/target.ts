@@ -17,18 +17,35 @@ export interface Target {
   env: Environment;
 }
 
+/** What walking a path inside a root met. */
+export interface RootWalk {
+  /** Components of the resolved path inside the root. */
+  parts: string[];
+  /** Links followed, as "LINK -> TARGET" in root terms. */
+  links: string[];
+  /** The first link whose `..` tried to climb above the root (clamped there, as chroot does). */
+  escapedVia?: string;
+  /** More than 40 links: the walk stopped (ELOOP). */
+  loop: boolean;
+}
+
+const MAX_LINKS = 40;
+
 /**
- * Resolves `rel` inside `root` the way the kernel would after chroot(root):
+ * Walks `rel` inside `root` the way the kernel would after chroot(root):
  * absolute links restart at root, `..` stops at root. The last component is
- * followed too unless `followLast` is false. Returns an absolute host path.
+ * followed too unless `followLast` is false. Callers decide what a loop or an
+ * escape means for them.
  */
-export function resolveInRoot(root: string, rel: string, followLast = true): string {
-  const parts = rel.split('/').filter((p) => p && p !== '.');
+export function walkInRoot(root: string, rel: string, followLast = true): RootWalk {
+  const pending = rel.split('/').filter((p) => p && p !== '.');
   let cur: string[] = [];
-  let links = 0;
-  while (parts.length) {
-    const p = parts.shift()!;
+  const links: string[] = [];
+  let escapedVia: string | undefined;
+  while (pending.length) {
+    const p = pending.shift()!;
     if (p === '..') {
+      if (cur.length === 0 && links.length) escapedVia ??= links[links.length - 1];
       cur.pop();
       continue;
     }
@@ -37,18 +54,26 @@ export function resolveInRoot(root: string, rel: string, followLast = true): str
     try {
       st = lstatSync(host);
     } catch {
-      st = undefined;
+      // missing or not a directory on the way: nothing to follow, the caller meets it later
     }
-    if (st?.isSymbolicLink() && (followLast || parts.length > 0)) {
-      if (++links > 40) throw new RdError(`too many levels of symbolic links resolving /${rel} in the target`, { file: join(root, rel) });
-      const link = readlinkSync(host);
-      if (link.startsWith('/')) cur = [];
-      parts.unshift(...link.split('/').filter((x) => x && x !== '.'));
+    if (st?.isSymbolicLink() && (followLast || pending.length > 0)) {
+      if (links.length >= MAX_LINKS) return { parts: cur, links, escapedVia, loop: true };
+      const target = readlinkSync(host);
+      links.push(`/${[...cur, p].join('/')} -> ${target}`);
+      if (target.startsWith('/')) cur = [];
+      pending.unshift(...target.split('/').filter((x) => x && x !== '.'));
       continue;
     }
     cur.push(p);
   }
-  return join(root, ...cur);
+  return { parts: cur, links, escapedVia, loop: false };
+}
+
+/** `rel` inside `root` as an absolute host path, resolved as after chroot(root) (see walkInRoot). */
+export function resolveInRoot(root: string, rel: string, followLast = true): string {
+  const w = walkInRoot(root, rel, followLast);
+  if (w.loop) throw new RdError(`too many levels of symbolic links resolving /${rel} in the target`, { file: join(root, rel) });
+  return join(root, ...w.parts);
 }
 
 export interface TargetOptions extends DetectOptions {

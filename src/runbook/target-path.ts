@@ -1,6 +1,6 @@
-import { lstatSync, readlinkSync, type Stats } from 'node:fs';
-import { join } from 'node:path';
+import { lstatSync, type Stats } from 'node:fs';
 import { RdError, EXIT } from '../errors.js';
+import { walkInRoot } from '../rescue/target.js';
 
 /**
  * A path a runbook names inside the target, resolved the way the target's
@@ -17,39 +17,13 @@ export interface ResolvedTargetPath {
   links: string[];
 }
 
-const MAX_LINKS = 40;
-
 export function resolveWithinTarget(root: string, path: string, followLast = true): ResolvedTargetPath {
   if (!path.startsWith('/')) throw new RdError(`${JSON.stringify(path)} must be an absolute path inside the target`, {}, EXIT.badInput);
   if (path.split('/').includes('..')) throw new RdError(`${JSON.stringify(path)} contains "..": a runbook path may not climb out of where it points`, {}, EXIT.refused);
-  const pending = path.split('/').filter((p) => p && p !== '.');
-  let cur: string[] = [];
-  const links: string[] = [];
-  while (pending.length) {
-    const p = pending.shift()!;
-    if (p === '..') {
-      if (cur.length === 0) throw new RdError(`${JSON.stringify(path)}: the link ${links[links.length - 1]} leads out of the target root`, {}, EXIT.refused);
-      cur.pop();
-      continue;
-    }
-    const host = join(root, ...cur, p);
-    let isLink = false;
-    try {
-      isLink = lstatSync(host).isSymbolicLink();
-    } catch {
-      /* missing: created later, no link to follow */
-    }
-    if (isLink && (followLast || pending.length > 0)) {
-      if (links.length >= MAX_LINKS) throw new RdError(`${JSON.stringify(path)}: too many levels of symbolic links`, {}, EXIT.badInput);
-      const target = readlinkSync(host);
-      links.push(`/${[...cur, p].join('/')} -> ${target}`);
-      if (target.startsWith('/')) cur = [];
-      pending.unshift(...target.split('/').filter((x) => x && x !== '.'));
-      continue;
-    }
-    cur.push(p);
-  }
-  return { inner: `/${cur.join('/')}`, links };
+  const w = walkInRoot(root, path, followLast);
+  if (w.escapedVia) throw new RdError(`${JSON.stringify(path)}: the link ${w.escapedVia} leads out of the target root`, {}, EXIT.refused);
+  if (w.loop) throw new RdError(`${JSON.stringify(path)}: too many levels of symbolic links`, {}, EXIT.badInput);
+  return { inner: `/${w.parts.join('/')}`, links: w.links };
 }
 
 /** lstat, or undefined when nothing is there. */
