@@ -2,20 +2,11 @@ import { modeString, type Entry } from '../cpio/entry.js';
 import { nameFilter } from './names.js';
 import { readImage, type ReadOptions } from './read.js';
 
-/** One line of `ls --json`. */
-export interface ListedEntry {
+/** One line of `ls --json`: the stored fields that mean something outside the archive. */
+export type ListedEntry = Pick<Entry, 'name' | 'type' | 'mode' | 'uid' | 'gid' | 'nlink' | 'mtime' | 'size' | 'target'> & {
   segment: number;
-  name: string;
-  type: Entry['type'];
-  mode: number;
-  uid: number;
-  gid: number;
-  nlink: number;
-  mtime: number;
-  size: number;
-  target?: string;
   rdev?: [number, number];
-}
+};
 
 export interface ListOptions extends ReadOptions {
   patterns?: string[];
