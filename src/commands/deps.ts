@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { resolveClosure, missingError, type Closure } from '../elf/closure.js';
+import { EXIT } from '../errors.js';
 import { printJson } from './common.js';
 
 export function register(program: Command): void {
@@ -20,13 +21,18 @@ Search order per library, as glibc's ld.so: DT_RPATH of the needing object and o
 cache, the directories of its /etc/ld.so.conf), then the loader's default directories. Files of another class or
 machine are skipped. Not considered: LD_LIBRARY_PATH and LD_PRELOAD (settings of one run, not of the program),
 glibc-hwcaps subdirectories (the portable baseline copy is chosen), libraries opened later with dlopen() (NSS
-modules, plugins). A missing library is listed as "not found" and makes the exit status 1.`,
+modules, plugins). A missing library is listed as "not found" and makes the exit status 1. As ldd, every program
+given is handled: one that cannot be read (missing, not ELF or #!, corrupt) gets one error line and the others are
+still listed; the exit status is then that of the first bad one.`,
     )
     .action((programs: string[], o: { root?: string; json?: boolean }) => {
-      const closure = resolveClosure(programs, { root: o.root, allowMissing: true });
+      const closure = resolveClosure(programs, { root: o.root, allowMissing: true, keepGoing: true });
       if (o.json) printJson(closure);
       else process.stdout.write(formatDeps(closure));
-      if (closure.missing.length) throw missingError(closure.missing[0], closure.root);
+      const lines = new Set([...closure.errors.map((e) => e.message), ...closure.missing.map((m) => missingError(m, closure.root).message)]);
+      for (const l of lines) process.stderr.write(`rdrescue: ${l}\n`);
+      if (closure.errors.length) process.exitCode = closure.errors[0].exitCode;
+      else if (closure.missing.length) process.exitCode = EXIT.failure;
     });
 }
 
@@ -34,7 +40,7 @@ modules, plugins). A missing library is listed as "not found" and makes the exit
 export function formatDeps(c: Closure): string {
   const lines: string[] = [];
   for (const p of c.programs) {
-    if (c.programs.length > 1) lines.push(`${p.path}:`);
+    if (c.programs.length + c.errors.length > 1) lines.push(`${p.path}:`);
     if (p.linkage === 'static') lines.push('\tnot a dynamic executable');
     else if (p.linkage === 'static-pie') lines.push('\tstatically linked');
     else if (p.linkage === 'script') lines.push(`\tscript, runs ${p.runs!.join(' ')}`);

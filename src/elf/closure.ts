@@ -67,8 +67,19 @@ export interface Closure {
   files: ClosureFile[];
   programs: ProgramDeps[];
   missing: MissingLibrary[];
+  /** Requested programs that could not be resolved at all (with `keepGoing`); they add nothing to `files` or `programs`. */
+  errors: ProgramError[];
   /** Where names without a path were found: 'cache' (/etc/ld.so.cache), 'ld.so.conf' (no cache) or 'none'. */
   librarySource: 'cache' | 'ld.so.conf' | 'none';
+}
+
+/** A requested program that could not be resolved: not found, not ELF or #!, corrupt, its PT_INTERP missing. */
+export interface ProgramError {
+  request: string;
+  /** The one-line message, naming the file and the cause. */
+  message: string;
+  /** The exit status this error alone would give (EXIT). */
+  exitCode: number;
 }
 
 export interface ClosureOptions {
@@ -78,6 +89,8 @@ export interface ClosureOptions {
   path?: string[];
   /** Return unresolved libraries in `missing` instead of throwing. */
   allowMissing?: boolean;
+  /** Record a program that cannot be resolved in `errors` and go on with the next, as ldd does, instead of throwing. */
+  keepGoing?: boolean;
 }
 
 /** The PATH used inside a root other than the host's, whose own $PATH we cannot know. */
@@ -128,9 +141,26 @@ export function resolveClosure(programs: string[], opts: ClosureOptions = {}): C
   const index = new LibraryIndex(fs);
   const searchPath = opts.path ?? (fs.dir === '/' ? hostPathDirs() : STANDARD_PATH);
   const files = new Map<string, ClosureFile>();
-  const out: Closure = { root: fs.dir, files: [], programs: [], missing: [], librarySource: index.source };
+  const out: Closure = { root: fs.dir, files: [], programs: [], missing: [], errors: [], librarySource: index.source };
   const r = new Resolver(fs, index, searchPath, files, out);
-  for (const p of programs) r.program(p, p, 0);
+  for (const p of programs) {
+    if (!opts.keepGoing) {
+      r.program(p, p, 0);
+      continue;
+    }
+    // A program that fails half way (a script whose interpreter is missing) must leave no partial closure behind.
+    const mark = { files: files.size, programs: out.programs.length, missing: out.missing.length };
+    try {
+      r.program(p, p, 0);
+    } catch (e) {
+      const sys = e as NodeJS.ErrnoException;
+      if (!(e instanceof RdError) && typeof sys?.code !== 'string') throw e;
+      for (const k of [...files.keys()].slice(mark.files)) files.delete(k);
+      out.programs.length = mark.programs;
+      out.missing.length = mark.missing;
+      out.errors.push({ request: p, message: sys.message, exitCode: e instanceof RdError ? e.exitCode : EXIT.failure });
+    }
+  }
   out.files = [...files.values()];
   if (out.missing.length && !opts.allowMissing) throw missingError(out.missing[0], fs.dir);
   return out;

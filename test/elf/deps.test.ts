@@ -236,6 +236,51 @@ t.test('bad input: a text file and a truncated ELF get one clear line', async (t
   t.match(c.stderr, /^rdrescue: program no-such-program-rdrescue not found in PATH/);
 });
 
+t.test('like ldd, every argument is handled: bad ones get one error line each, good ones are still listed', async (t) => {
+  const d = scratch(t);
+  buildLibs(join(d, 'lib'));
+  const app = cc(join(d, 'app'), ['app.c'], [`-L${d}/lib`, '-lfoo', '-lbar', `-Wl,-rpath,${d}/lib`]);
+  unlinkSync(join(d, 'lib/libbar.so'));
+  writeFileSync(join(d, 'notes.txt'), 'just text\n');
+  writeFileSync(join(d, 'orphan.sh'), '#!/no/such/interp\necho hi\n', { mode: 0o755 });
+  const args = ['/bin/true', join(d, 'notes.txt'), join(d, 'gone'), join(d, 'orphan.sh'), '/bin/sh', app];
+
+  // The oracle: ldd goes on past bad arguments, lists the later programs and fails at the end.
+  const l = spawnSync('ldd', args, { encoding: 'utf8' });
+  t.equal(l.status, 1, 'ldd exits 1');
+  t.match(l.stdout, /^\/bin\/sh:\n\tlinux-vdso/m, 'ldd lists /bin/sh after the bad arguments');
+
+  const r = rdrescue(['deps', ...args]);
+  t.equal(r.status, 3, 'the exit status of the first bad argument (not ELF)');
+  const errs = r.stderr.trimEnd().split('\n');
+  t.same(errs, [
+    `rdrescue: ${d}/notes.txt: not an ELF program or #! script`,
+    `rdrescue: ${d}/gone: program not found`,
+    `rdrescue: /no/such/interp (#! interpreter of ${d}/orphan.sh): program not found`,
+    errs[3],
+  ]);
+  t.match(errs[3], new RegExp(`^rdrescue: library libbar\\.so needed by ${d}/lib/libfoo\\.so\\.1 not found; searched `));
+  // Each good program is listed exactly as when it is given alone, under its header.
+  for (const p of ['/bin/true', '/bin/sh', app]) {
+    const alone = rdrescue(['deps', p]).stdout;
+    t.ok(r.stdout.includes(`${p}:\n${alone}`), `${p} listed as alone`);
+    const oracle = ldd(p);
+    for (const [name, path] of oracle.libs) t.match(r.stdout, `\t${name} => ${path ?? 'not found'}\n`, `${p}: ${name} as ldd finds it`);
+  }
+  t.notMatch(r.stdout, /notes\.txt|gone|orphan/, 'nothing listed for the bad ones');
+
+  const j = JSON.parse(rdrescue(['deps', '--json', ...args]).stdout);
+  t.same(j.programs.map((p: { path: string }) => p.path), ['/bin/true', '/bin/sh', app]);
+  t.same(j.errors.map((e: { request: string; exitCode: number }) => [e.request, e.exitCode]), [[args[1], 3], [args[2], 1], [args[3], 1]]);
+  t.notOk(j.files.some((f: { path: string }) => f.path.endsWith('orphan.sh')), 'the script whose interpreter is missing leaves no partial closure');
+
+  // Only good programs, one missing library: status 1; only good and complete: 0.
+  t.equal(rdrescue(['deps', '/bin/true', app]).status, 1);
+  t.equal(rdrescue(['deps', '/bin/true', '/bin/sh']).status, 0);
+  t.equal(rdrescue(['deps', join(d, 'gone'), '/bin/true']).status, 1, 'a missing file alone gives 1');
+  t.throws(() => resolveClosure(['/bin/true', join(d, 'gone')]), /program not found/, 'the library still throws without keepGoing');
+});
+
 t.test('a #! script brings its interpreter, and env NAME brings NAME', async (t) => {
   const d = scratch(t);
   writeFileSync(join(d, 's.sh'), '#!/bin/sh\necho hi\n', { mode: 0o755 });
