@@ -6,7 +6,7 @@ import { resolveImage } from './image-arg.js';
 export function register(program: Command): void {
   program
     .command('info')
-    .description('show the segments of an image and what it is: kernel version, generator, microcode, biggest directories, modules')
+    .description('show the segments of an image and what it is: kernel version, generator, microcode, biggest directories, modules; warns about what the kernel would refuse (an xz check other than CRC32 or none)')
     .argument('[image]', "initramfs image (default: the running kernel's)")
     .option('--json', 'print the report as JSON')
     .option('--no-native', 'use only the built-in decoders')
@@ -28,6 +28,7 @@ export function formatInfo(i: ImageInfo): string {
   lines.push(`Kernel:       ${i.kernelVersions.join(', ') || 'unknown (no lib/modules/*)'}`);
   lines.push(`Generator:    ${i.generator ? i.generator.name + (i.generator.version ? ' ' + i.generator.version : '') : 'unknown'}`);
   lines.push(`Microcode:    ${i.microcode.length ? i.microcode.map((m) => `${m.vendor} (segment ${m.segment}, ${m.size} bytes)`).join(', ') : 'none'}`);
+  for (const w of i.warnings) lines.push(`Warning:      ${w.message}`);
   lines.push('');
   lines.push('Segments:');
   const rows = [['#', 'offset', 'stored', 'compression', 'format', 'entries', 'uncompressed']];

@@ -2,6 +2,7 @@ import { statSync } from 'node:fs';
 import { normalizeName } from './names.js';
 import { readImage, type ReadOptions } from './read.js';
 import type { Segment } from './segment.js';
+import { xzCheckWarnings, type ImageWarning } from './xz-check.js';
 
 export type Generator = 'dracut' | 'initramfs-tools' | 'mkinitcpio';
 
@@ -18,6 +19,8 @@ export interface ImageInfo {
   dracutModules?: string[];
   bootScripts?: string[];
   mkinitcpioHooks?: string[];
+  /** What rdrescue reads but the kernel would not boot as intended (e.g. an xz check the kernel refuses). */
+  warnings: ImageWarning[];
 }
 
 /** Small files whose content tells what made the image. */
@@ -86,6 +89,7 @@ export async function imageInfo(image: string, opts: ReadOptions = {}): Promise<
       .sort((a, b) => b.bytes - a.bytes)
       .slice(0, 10),
     modules: [...modules].sort(),
+    warnings: xzCheckWarnings(image, segments),
   };
   const release = markers.get('usr/lib/initrd-release') ?? markers.get('etc/initrd-release') ?? '';
   if (markers.has('usr/lib/dracut/modules.txt') || names.has('usr/lib/dracut') || /DRACUT/.test(release)) {
