@@ -38,3 +38,4 @@ export * from './exe/payload.js';
 export * from './exe/inject.js';
 export * from './sandbox/overlay-view.js';
 export * from './runbook/index.js';
+export * from './image/xz-check.js';
