@@ -18,6 +18,8 @@ export interface ReplaceOptions {
   backup?: string;
   /** Mode for a file that does not exist yet (default 0644). */
   createMode?: number;
+  /** Mode, owner and group for the new content (undo putting back the old ones); default: the replaced file's. */
+  meta?: { mode: number; uid: number; gid: number };
 }
 
 function fsyncDir(dir: string): void {
@@ -75,7 +77,8 @@ export function atomicReplace(path: string, data: Buffer, current: Buffer | null
     writeAndRename(join(dirname(opts.backup), `.${basename(opts.backup)}.rdrescue-tmp`), opts.backup, current, mode, uid, gid, 'backup');
     pausePoint('backup-renamed');
   }
-  writeAndRename(`${path}+`, path, data, mode, uid, gid, 'temp');
+  const next = opts.meta ?? { mode, uid, gid };
+  writeAndRename(`${path}+`, path, data, next.mode, next.uid, next.gid, 'temp');
   pausePoint('renamed');
   fsyncDir(dir);
   pausePoint('dir-synced');

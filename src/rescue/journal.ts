@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { FormatError } from '../errors.js';
 import { resolveInRoot } from './target.js';
@@ -15,6 +15,22 @@ import { resolveInRoot } from './target.js';
 export const JOURNAL_PATH = 'var/log/rdrescue.log';
 export const UNDO_DIR = 'var/lib/rdrescue/undo';
 
+/** A file's permission bits (setuid, setgid and sticky included), owner and group. */
+export interface FileMeta {
+  mode: number;
+  uid: number;
+  gid: number;
+}
+
+export function octal(mode: number): string {
+  return `0${(mode & 0o7777).toString(8).padStart(3, '0')}`;
+}
+
+export function fileMeta(hostPath: string): FileMeta {
+  const st = lstatSync(hostPath);
+  return { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
+}
+
 export interface JournalFile {
   /** Target path, absolute inside the target ("/etc/shadow"). */
   path: string;
@@ -22,6 +38,8 @@ export interface JournalFile {
   existed: boolean;
   /** Where its previous content is saved, inside the target. */
   saved?: string;
+  /** Mode and owner it had before the change, put back by undo (entries older than this field keep the current ones). */
+  meta?: FileMeta;
   /** sha256 of the content we left (absent: we removed it); undo checks nobody changed it since. */
   afterSha256?: string;
 }

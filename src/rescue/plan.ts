@@ -1,6 +1,6 @@
 import { RdError } from '../errors.js';
 import { atomicReplace, durableRemove } from './atomic-write.js';
-import { appendJournal, nextJournalId, saveUndoCopy, sha256, type JournalFile } from './journal.js';
+import { appendJournal, fileMeta, nextJournalId, saveUndoCopy, sha256, type FileMeta, type JournalFile } from './journal.js';
 import { checkShadowUnlocked, lockShadow, type ShadowLock } from './lock.js';
 import { applyRemount, type RemountResult } from './mounts.js';
 import { readTargetFile, resolveInRoot } from './target.js';
@@ -20,6 +20,10 @@ export interface FileChange {
   /** A conventional backup written first (shadow-utils' "/etc/shadow-"). */
   backup?: string;
   createMode?: number;
+  /** Mode and owner the file had before this change began, when something before the content (a runbook write's chown) changed them already; default: as found when applied. Journaled for undo. */
+  previousMeta?: FileMeta;
+  /** Mode and owner for the new content (undo putting them back); default: the replaced file's. */
+  setMeta?: FileMeta;
   /** What changes, for people (never a password or hash). */
   description: string[];
 }
@@ -81,10 +85,13 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions = {}): Promise<Ap
     for (const c of plan.changes) {
       const host = resolveInRoot(plan.root, c.path);
       const jf: JournalFile = { path: c.path, existed: c.before !== null };
-      if (id !== undefined && c.before !== null) jf.saved = saveUndoCopy(plan.root, id, c.path, c.before);
+      if (id !== undefined && c.before !== null) {
+        jf.saved = saveUndoCopy(plan.root, id, c.path, c.before);
+        jf.meta = c.previousMeta ?? fileMeta(host);
+      }
       if (c.after === null) durableRemove(host);
       else {
-        atomicReplace(host, c.after, c.before, { backup: c.backup && resolveInRoot(plan.root, c.backup), createMode: c.createMode });
+        atomicReplace(host, c.after, c.before, { backup: c.backup && resolveInRoot(plan.root, c.backup), createMode: c.createMode, meta: c.setMeta });
         jf.afterSha256 = sha256(c.after);
       }
       files.push(jf);

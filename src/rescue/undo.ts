@@ -1,5 +1,5 @@
-import { RdError, EXIT } from '../errors.js';
-import { lastUndoable, readJournal, sha256, type JournalEntry } from './journal.js';
+import { RdError, FormatError, EXIT } from '../errors.js';
+import { lastUndoable, octal, readJournal, sha256, type JournalEntry } from './journal.js';
 import { applyPlan, type ApplyOptions, type ApplyResult, type FileChange, type Plan } from './plan.js';
 import { SHADOW } from './passwd.js';
 import { remountIfReadOnly } from './relabel.js';
@@ -39,7 +39,17 @@ export function planUndo(root: string, o: UndoOptions = {}): Plan {
       after = readTargetFile(root, f.saved);
       if (after === null) throw new RdError(`the saved copy ${f.saved} is gone`, { file: f.path }, EXIT.refused);
     }
-    changes.push({ path: f.path, before: now, after, description: [f.existed ? `restored as it was before entry ${entry.id} (${entry.action})` : `removed (entry ${entry.id} created it)`] });
+    if (f.meta && ![f.meta.mode, f.meta.uid, f.meta.gid].every((n) => Number.isInteger(n) && n >= 0 && n < 2 ** 32)) {
+      throw new FormatError(`entry ${entry.id} records no valid mode and owner for it; the journal was edited`, { file: f.path });
+    }
+    const meta = f.existed && f.meta ? `, mode ${octal(f.meta.mode)}, owner ${f.meta.uid}:${f.meta.gid}` : '';
+    changes.push({
+      path: f.path,
+      before: now,
+      after,
+      setMeta: f.existed ? f.meta : undefined,
+      description: [f.existed ? `restored as it was before entry ${entry.id} (${entry.action})${meta}` : `removed (entry ${entry.id} created it)`],
+    });
   }
   return {
     action: 'undo',

@@ -1,6 +1,6 @@
-import { chmodSync, chownSync, lstatSync, mkdirSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync } from 'node:fs';
 import { RdError } from '../errors.js';
-import { appendJournal, nextJournalId } from '../rescue/journal.js';
+import { appendJournal, fileMeta, nextJournalId, saveUndoCopy, sha256, type FileMeta, type JournalFile } from '../rescue/journal.js';
 import { applyRemount } from '../rescue/mounts.js';
 import { applyPlan, describePlan, type ApplyResult, type Plan } from '../rescue/plan.js';
 import { resolveInRoot } from '../rescue/target.js';
@@ -30,9 +30,7 @@ export interface FilePlan {
   satisfied: boolean;
 }
 
-export function octal(mode: number): string {
-  return `0${(mode & 0o7777).toString(8).padStart(3, '0')}`;
-}
+export { octal } from '../rescue/journal.js';
 
 export function describeFilePlan(fp: FilePlan, applied = false): string[] {
   if (fp.satisfied) return describePlan(fp.plan);
@@ -60,15 +58,26 @@ export async function applyFilePlan(fp: FilePlan): Promise<ApplyResult> {
     applyRemount(plan.remount);
     notes.push(`remounted ${plan.remount.mountPoint} ${plan.remount.to}`);
   }
+  // Mode and owner of the regular files as they were before anything here touches them, journaled so undo puts them back.
+  const prior = new Map<string, FileMeta>();
+  for (const p of new Set([...plan.changes.map((c) => c.path), ...[...fp.before, ...fp.after].map((m) => m.path)])) {
+    const host = resolveInRoot(plan.root, p, false);
+    if (lstatSync(host, { throwIfNoEntry: false })?.isFile()) prior.set(p, fileMeta(host));
+  }
   for (const m of fp.before) applyMeta(plan.root, m);
   let journalId: number | undefined;
   if (plan.changes.length) {
-    const r = await applyPlan({ ...plan, remount: undefined });
+    const r = await applyPlan({ ...plan, remount: undefined, changes: plan.changes.map((c) => ({ ...c, previousMeta: prior.get(c.path) })) });
     journalId = r.journalId;
   } else {
     journalId = nextJournalId(plan.root);
     const summary = [...(plan.remount?.changed ? [`remounted ${plan.remount.mountPoint} ${plan.remount.to}`] : []), ...[...fp.before, ...fp.after].map((m) => `${m.path}: ${m.what}`)];
-    appendJournal(plan.root, { id: journalId, time: new Date().toISOString(), action: plan.action, subject: plan.subject, summary, files: [] });
+    // Only mode and owner change; the unchanged content is saved too, so undo restores such a file like any other.
+    const files: JournalFile[] = [...prior].map(([path, meta]) => {
+      const content = readFileSync(resolveInRoot(plan.root, path, false));
+      return { path, existed: true, saved: saveUndoCopy(plan.root, journalId!, path, content), meta, afterSha256: sha256(content) };
+    });
+    appendJournal(plan.root, { id: journalId, time: new Date().toISOString(), action: plan.action, subject: plan.subject, summary, files });
   }
   for (const m of fp.after) applyMeta(plan.root, m);
   return { plan, applied: true, journalId, notes };
