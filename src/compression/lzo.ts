@@ -27,6 +27,17 @@ const MATCH = 2;
 const MATCH_NEXT = 3;
 
 /**
+ * Where a long length ends: an instruction whose length field is 0 is
+ * followed by zero bytes, each adding 255, and one non-zero byte, added too.
+ * Returns that byte's index (the caller keeps ip a local, see below).
+ */
+function lengthEnd(src: Uint8Array, ip: number, end: number): number {
+  while (ip < end && src[ip] === 0) ip++;
+  if (ip >= end) throw new LzoError('input overrun');
+  return ip;
+}
+
+/**
  * LZO1X decompression (what lzop's methods 1-3 all produce) of one block into
  * dst, which must be exactly the block's uncompressed size. Every read and
  * write is bounds-checked: corrupt input throws LzoError, never reads outside.
@@ -57,13 +68,9 @@ export function lzo1xDecode(src: Uint8Array, dst: Uint8Array): void {
           continue;
         }
         if (t === 0) {
-          t = 15;
-          while (ip < end && src[ip] === 0) {
-            t += 255;
-            ip++;
-          }
-          if (ip >= end) throw new LzoError('input overrun');
-          t += src[ip++]!;
+          const at = lengthEnd(src, ip, end);
+          t = 15 + 255 * (at - ip) + src[at]!;
+          ip = at + 1;
         }
         t += 3;
       }
@@ -89,13 +96,9 @@ export function lzo1xDecode(src: Uint8Array, dst: Uint8Array): void {
       } else if (t >= 32) {
         t &= 31;
         if (t === 0) {
-          t = 31;
-          while (ip < end && src[ip] === 0) {
-            t += 255;
-            ip++;
-          }
-          if (ip >= end) throw new LzoError('input overrun');
-          t += src[ip++]!;
+          const at = lengthEnd(src, ip, end);
+          t = 31 + 255 * (at - ip) + src[at]!;
+          ip = at + 1;
         }
         if (ip + 2 > end) throw new LzoError('input overrun');
         from = op - 1 - ((src[ip]! >> 2) + (src[ip + 1]! << 6));
@@ -105,13 +108,9 @@ export function lzo1xDecode(src: Uint8Array, dst: Uint8Array): void {
         from = op - ((t & 8) << 11);
         t &= 7;
         if (t === 0) {
-          t = 7;
-          while (ip < end && src[ip] === 0) {
-            t += 255;
-            ip++;
-          }
-          if (ip >= end) throw new LzoError('input overrun');
-          t += src[ip++]!;
+          const at = lengthEnd(src, ip, end);
+          t = 7 + 255 * (at - ip) + src[at]!;
+          ip = at + 1;
         }
         if (ip + 2 > end) throw new LzoError('input overrun');
         from -= (src[ip]! >> 2) + (src[ip + 1]! << 6);
