@@ -42,10 +42,14 @@ function formatWhere(w: ErrorWhere): string {
   return parts.length ? parts.join(': ') + ': ' : '';
 }
 
-/** Add location facts to an error raised deeper down without losing its class. */
-export function locate(err: unknown, where: ErrorWhere): never {
+/**
+ * Add location facts to an error raised deeper down without losing its class.
+ * Facts the error already has win, except with `replace` (an offset relative
+ * to a member becoming a file offset).
+ */
+export function locate(err: unknown, where: ErrorWhere, replace = false): never {
   if (err instanceof RdError) {
-    const merged = { ...where, ...err.where };
+    const merged = replace ? { ...err.where, ...where } : { ...where, ...err.where };
     const cause = err.message.slice(formatWhere(err.where).length);
     const e = new (err.constructor as typeof RdError)(cause, merged, err.exitCode);
     throw e;

@@ -12,7 +12,7 @@ const FNAME = 0x08;
 const FCOMMENT = 0x10;
 
 /** Deflate input per write: at most about 1032x expansion, so one write stays under ~34 MB of output. */
-const SLICE = 32 * 1024;
+const SLICE = 256 * 1024;
 
 /**
  * One gzip member: the header is parsed here (the kernel's gunzip only knows
@@ -53,8 +53,7 @@ export const decodeGzip: Decoder = async function* (input, opts) {
   });
   const corrupt = (e: unknown, at: number) => new FormatError(`corrupt gzip data: ${(e as Error).message}`, { offset: at });
   yield* pumpUntilEnd(src, driver, sink, SLICE, corrupt);
-  const rest = sink.take();
-  if (rest.length) yield rest;
+  yield* sink.drain();
   await src.need(8);
   const trailerAt = src.offset;
   const t = src.take(8);

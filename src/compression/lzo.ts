@@ -200,11 +200,11 @@ export const decodeLzo: Decoder = async function* (input, opts) {
   };
   const dChecks = checks(false);
   const cChecks = checks(true);
-  const feed = opts.native === false ? undefined : programFeed('lzop', ['-d', '-c', '-q'], sink);
+  const feed = opts.native === false ? undefined : programFeed('lzop', ['-d', '-c', '-q'], sink, src.origin);
   if (feed) {
     const pass = new Passer(src, feed, sink);
     try {
-      await feed.write(raw);
+      await feed.write([raw]);
       for (;;) {
         const at = src.offset;
         const dstLen = (await pass.take(4)).readUInt32BE(0);

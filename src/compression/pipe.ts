@@ -1,6 +1,6 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { basename, delimiter, join } from 'node:path';
 import { FormatError, RdError } from '../errors.js';
 import { OutputGate, type OutputSink } from './sink.js';
 import type { ByteSource } from './source.js';
@@ -113,30 +113,87 @@ export async function* pipeProgram(
 
 /** Where a decoder sends a member's exact compressed bytes. */
 export interface Feed {
-  write(part: Buffer): Promise<void>;
+  /**
+   * The next bytes of the member, in order, as pieces. Returns false when
+   * they were not taken because output must be taken first: take it, then
+   * write the same parts again.
+   */
+  write(parts: Buffer[]): Promise<boolean>;
   /**
    * No more input: wait for the decompressor to finish; throws if it failed.
-   * Returns false when the output paused first (take, then call again).
+   * Returns false when output is ready first (take, then call again).
    */
   end(): Promise<boolean>;
   close(): void;
+  /** The program reads the whole member itself, so a failure cannot be placed more closely than the member. */
+  readonly whole?: boolean;
+}
+
+/** Where a member starts in the image file, when the input is a file. */
+export interface FileOrigin {
+  path: string;
+  start: number;
 }
 
 /**
  * A decompressor program on PATH (for speed only) fed exactly one member's
- * bytes, found by walking the format's framing. Its stdout goes to the sink;
- * no backpressure is needed there: the program can only run ahead by the
- * input in flight (one write plus the pipe buffer), and decoders write more
- * only after their consumer took the output. Undefined when not installed.
+ * bytes, found by walking the format's framing. Its stdout goes to the sink.
+ * Undefined when the program is not installed.
+ *
+ * When the member lies in a file, the program reads it itself through
+ * `dd` once the walk has found the member's length. Feeding it from this
+ * process instead puts every step of the program in lockstep with our event
+ * loop, and halves its speed (zstd: 0.35-0.5 s against 0.18 s for the
+ * distribution image).
  */
-export function programFeed(program: string, args: string[], sink: OutputSink): Feed | undefined {
+export function programFeed(program: string, args: string[], sink: OutputSink, origin?: FileOrigin): Feed | undefined {
   const path = findProgram(program);
   if (!path) return undefined;
-  const child = spawn(path, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  const dd = origin && gnuDd();
+  if (!origin || !dd) return runProgram(path, args, sink);
+  let length = 0;
+  let run: Feed | undefined;
+  return {
+    write: async (parts) => {
+      for (const p of parts) length += p.length;
+      return true;
+    },
+    end: () => {
+      run ??= runProgram(path, args, sink, [dd, `if=${origin.path}`, 'bs=1M', 'iflag=skip_bytes,count_bytes', `skip=${origin.start}`, `count=${length}`, 'status=none']);
+      return run.end();
+    },
+    close: () => run?.close(),
+    whole: true,
+  };
+}
+
+let ddChecked: string | undefined | null = null;
+
+/** GNU dd, which copies an exact byte range (iflag=skip_bytes,count_bytes); busybox's dd may not. */
+function gnuDd(): string | undefined {
+  if (ddChecked === null) {
+    const dd = findProgram('dd');
+    ddChecked = dd && spawnSync(dd, ['--version'], { encoding: 'utf8' }).stdout?.includes('coreutils') ? dd : undefined;
+  }
+  return ddChecked;
+}
+
+/**
+ * Runs the program with its output going to the sink, fed either through
+ * write() or, with `reader`, by that command's stdout (a pipe between the two
+ * processes); no backpressure is needed on the input side: the program can
+ * only run ahead by the input in flight, and the gate pauses its output.
+ */
+function runProgram(path: string, args: string[], sink: OutputSink, reader?: string[]): Feed {
+  const program = basename(path);
+  const input = reader && spawn(reader[0]!, reader.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(path, args, { stdio: [input ? input.stdout! : 'pipe', 'pipe', 'pipe'] });
+  // The program has its own copy of the pipe's read end; ours would only compete for the bytes.
+  input?.stdout!.destroy();
   const stderr: Buffer[] = [];
   let failure: unknown;
-  const gate = new OutputGate(sink, child.stdout);
-  child.stdout.on('data', (d: Buffer) => {
+  const gate = new OutputGate(sink, child.stdout!);
+  child.stdout!.on('data', (d: Buffer) => {
     try {
       sink.push(d);
     } catch (e) {
@@ -145,40 +202,58 @@ export function programFeed(program: string, args: string[], sink: OutputSink): 
     }
     gate.check();
   });
-  child.stderr.on('data', (d: Buffer) => stderr.push(d));
-  child.stdin.on('error', (e) => {
+  child.stderr!.on('data', (d: Buffer) => stderr.push(d));
+  child.stdin?.on('error', (e) => {
     failure ??= e;
   });
-  const exited = new Promise<number | null>((resolve) => {
-    child.on('error', (e) => {
-      failure ??= e;
-      resolve(null);
+  const inputStderr: Buffer[] = [];
+  input?.stderr!.on('data', (d: Buffer) => inputStderr.push(d));
+  const exitOf = (p: typeof child) =>
+    new Promise<number | null>((resolve) => {
+      p.on('error', (e) => {
+        failure ??= e;
+        resolve(null);
+      });
+      p.on('close', resolve);
     });
-    child.on('close', resolve);
+  const inputExited = input ? exitOf(input) : Promise.resolve(0);
+  let readerFailed = false;
+  const exited = Promise.all([exitOf(child), inputExited]).then(([code, inCode]) => {
+    // A program that stops early (corrupt data) makes dd die of SIGPIPE: the program's failure is the story.
+    readerFailed = code === 0 && inCode !== 0;
+    return readerFailed ? null : code;
   });
   const fail = () => {
     if (failure instanceof FormatError) return failure;
+    if (readerFailed) return new Error(Buffer.concat(inputStderr).toString('utf8').trim().split('\n')[0] || `${reader![0]} failed`);
     const last = Buffer.concat(stderr).toString('utf8').trim().split('\n').pop() ?? '';
     // "/*stdin*\ : Data corruption detected", "xz: (stdin): Compressed data is corrupt", ...
-    const msg = last.replace(/^(zstd|xz|lz4|lzop): /, '').replace(/^(\(stdin\)|\/\*stdin\*\\|<stdin>|stdin) ?: ?/, '');
+    const msg = last.replace(/^(\S*\/)?(zstd|xz|lz4|lzop): /, '').replace(/^(\(stdin\)|\/\*stdin\*\\|<stdin>|stdin) ?: ?/, '');
     return new Error(msg || ((failure as Error | undefined)?.message ?? `${program} failed`));
   };
   return {
-    write: async (part) => {
+    write: async (parts) => {
       if (failure) throw fail();
+      const stdin = child.stdin!;
+      let more = true;
+      stdin.cork();
+      for (const p of parts) more = stdin.write(p);
+      stdin.uncork();
       // A program blocked on a paused stdout stops reading stdin: return to let the consumer take.
-      if (!child.stdin.write(part)) await Promise.race([new Promise((r) => child.stdin.once('drain', r)), gate.whenPaused()]);
+      if (!more) await Promise.race([new Promise((r) => child.stdin!.once('drain', r)), gate.whenOutput()]);
       if (failure) throw fail();
+      return true;
     },
     end: async () => {
-      if (!child.stdin.writableEnded) child.stdin.end();
-      const code = await Promise.race([exited, gate.whenPaused().then(() => 'paused' as const)]);
-      if (code === 'paused') return false;
+      if (child.stdin && !child.stdin.writableEnded) child.stdin.end();
+      const code = await Promise.race([exited, gate.whenOutput().then(() => 'output' as const)]);
+      if (code === 'output') return false;
       if (failure || code !== 0) throw fail();
       return true;
     },
     close: () => {
       if (child.exitCode === null) child.kill();
+      if (input && input.exitCode === null) input.kill();
     },
   };
 }
@@ -214,39 +289,44 @@ export class Passer {
 
   /** Write the batch once it is large enough; yields output that is ready. */
   async *flushIfFull(): AsyncGenerator<Buffer, void, undefined> {
-    if (this.len >= FEED_BATCH) await this.flush();
-    if (this.sink.ready) yield this.sink.take();
+    if (this.len >= FEED_BATCH) yield* this.flush();
+    if (this.sink.ready) yield* this.sink.drain();
   }
 
   async *end(): AsyncGenerator<Buffer, void, undefined> {
-    await this.flush();
+    yield* this.flush();
     while (
       !(await this.feed.end().catch((e) => {
         throw this.corrupt(e);
       }))
     ) {
-      yield this.sink.take();
+      yield* this.sink.drain();
     }
-    yield* this.sink.takeChunks();
+    yield* this.sink.drain();
   }
 
   close(): void {
     this.feed.close();
   }
 
-  private async flush(): Promise<void> {
+  private async *flush(): AsyncGenerator<Buffer, void, undefined> {
     if (!this.len) return;
-    const b = Buffer.concat(this.parts, this.len);
+    const parts = this.parts;
     this.parts = [];
     this.len = 0;
-    await this.feed.write(b).catch((e) => {
-      throw this.corrupt(e);
-    });
+    while (
+      !(await this.feed.write(parts).catch((e) => {
+        throw this.corrupt(e);
+      }))
+    ) {
+      yield* this.sink.drain();
+    }
     this.batchStart = this.src.offset;
   }
 
   private corrupt(e: unknown): FormatError {
     if (e instanceof FormatError) return e;
-    return new FormatError(`corrupt ${this.src.format} data: ${(e as Error).message}`, { offset: this.batchStart });
+    const where = this.feed.whole ? ' in the member starting here' : '';
+    return new FormatError(`corrupt ${this.src.format} data${where}: ${(e as Error).message}`, { offset: this.feed.whole ? 0 : this.batchStart });
   }
 }

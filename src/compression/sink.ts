@@ -56,24 +56,31 @@ export class OutputSink {
     return out;
   }
 
-  /** Everything gathered, cut into OUTPUT_CHUNK pieces (views, no copy). */
-  takeChunks(): Buffer[] {
-    const all = this.take();
-    const out: Buffer[] = [];
-    for (let o = 0; o < all.length; o += OUTPUT_CHUNK) out.push(all.subarray(o, o + OUTPUT_CHUNK));
-    return out;
+  /**
+   * Everything gathered, as the pieces that came in (no copy). For producers
+   * whose pieces are already large (a pipe's 64 KiB reads, zlib's chunks):
+   * gathering them would copy every byte once more.
+   */
+  *drain(): Generator<Buffer, void, undefined> {
+    const parts = this.parts;
+    this.parts = [];
+    this.pending = 0;
+    this.onTake?.();
+    yield* parts;
   }
 }
 
 /**
  * Backpressure between a native producer (a zlib stream, a program's stdout)
  * and the consumer: the producer is paused while the sink is full and resumes
- * at the next take(). Waiting code races its own event against whenPaused(),
- * so it returns to let the consumer take instead of deadlocking.
+ * at the next take(). Waiting code races its own event against whenOutput(),
+ * so it returns to hand output on as soon as a chunk is ready (keeping the
+ * consumer busy while the producer goes on) and never deadlocks on a paused
+ * producer.
  */
 export class OutputGate {
   paused = false;
-  private pausedNow?: Promise<void>;
+  private waiting?: Promise<void>;
   private wake?: () => void;
 
   constructor(
@@ -89,18 +96,19 @@ export class OutputGate {
 
   /** Call after each push. */
   check(): void {
+    if (!this.sink.ready) return;
+    this.wake?.();
+    this.wake = undefined;
+    this.waiting = undefined;
     if (this.paused || !this.sink.full) return;
     this.paused = true;
     this.producer.pause();
-    this.wake?.();
-    this.wake = undefined;
-    this.pausedNow = undefined;
   }
 
-  /** Resolves once the producer is paused (at once if it is). */
-  whenPaused(): Promise<void> {
-    if (this.paused) return Promise.resolve();
-    this.pausedNow ??= new Promise<void>((r) => (this.wake = r));
-    return this.pausedNow;
+  /** Resolves once there is output to take: a chunk is ready or the producer is paused (at once if so). */
+  whenOutput(): Promise<void> {
+    if (this.paused || this.sink.ready) return Promise.resolve();
+    this.waiting ??= new Promise<void>((r) => (this.wake = r));
+    return this.waiting;
   }
 }

@@ -1,4 +1,5 @@
 import { FormatError } from '../errors.js';
+import type { FileOrigin } from './pipe.js';
 import type { MemberInput } from './types.js';
 
 /**
@@ -12,12 +13,16 @@ export class ByteSource {
   /** Member offset of buf[0]. */
   private base = 0;
   private eof = false;
+  /** Where the member starts in the image file, when the input is one. */
+  readonly origin?: FileOrigin;
 
   constructor(
     private readonly input: MemberInput,
     /** Format name used in "truncated <fmt> data" errors. */
     readonly format: string,
-  ) {}
+  ) {
+    if (input.path !== undefined && input.offset !== undefined) this.origin = { path: input.path, start: input.offset };
+  }
 
   /** Offset (from the member start) of the next unconsumed byte. */
   get offset(): number {

@@ -56,7 +56,7 @@ export class ZlibDriver {
 
   /**
    * Hands zlib a slice and waits until it has consumed it, or until the
-   * output is paused because the consumer is behind (then take, and settle()).
+   * output is ready for the consumer (then take, and settle()).
    */
   async write(slice: Buffer, describe: (e: unknown) => FormatError): Promise<void> {
     this.fed += slice.length;
@@ -75,19 +75,19 @@ export class ZlibDriver {
       if (this.inflight === p) this.inflight = undefined;
     });
     this.inflight = p;
-    await Promise.race([p, this.gate.whenPaused()]);
+    await Promise.race([p, this.gate.whenOutput()]);
     this.check(describe);
   }
 
-  /** Waits for the write in flight to be consumed, or for the output to pause. */
+  /** Waits for the write in flight to be consumed, or for output to take. */
   async settle(describe: (e: unknown) => FormatError): Promise<void> {
-    if (this.inflight) await Promise.race([this.inflight, this.gate.whenPaused()]);
+    if (this.inflight) await Promise.race([this.inflight, this.gate.whenOutput()]);
     this.check(describe);
   }
 
   /**
    * Signals the end of input and waits for the decompressor to finish or
-   * fail. Returns false when it paused first: take output and call again.
+   * fail. Returns false when output is ready first: take it and call again.
    */
   async end(describe: (e: unknown) => FormatError): Promise<boolean> {
     if (!this.ended && this.error === undefined) {
@@ -101,7 +101,7 @@ export class ZlibDriver {
         this.stream.once('close', done);
         this.stream.end();
       });
-      await Promise.race([this.finished, this.gate.whenPaused()]);
+      await Promise.race([this.finished, this.gate.whenOutput()]);
     }
     this.check(describe);
     return this.ended || this.finishedFlag || this.error !== undefined;
@@ -135,7 +135,7 @@ export async function* pumpUntilEnd(
       } else {
         if (src.available === 0 && !(await src.more())) {
           // No more input: zlib decides whether the stream was complete; a failure now means it was cut short.
-          while (!(await driver.end(() => src.truncated()))) yield sink.take();
+          while (!(await driver.end(() => src.truncated()))) yield* sink.drain();
           if (!driver.done) throw src.truncated();
           break;
         }
@@ -145,7 +145,7 @@ export async function* pumpUntilEnd(
         const sliceAt = at;
         await driver.write(part, (e) => describe(e, sliceAt));
       }
-      if (sink.ready) yield sink.take();
+      if (sink.ready) yield* sink.drain();
     }
     src.rewind(driver.unused);
   } finally {

@@ -9,8 +9,8 @@ import { Xxh64 } from './xxh64.js';
 import { ZlibDriver } from './zlib-stream.js';
 
 const MAX_BLOCK = 128 * 1024;
-/** Blocks handed to the decompressor per call: each expands to at most 128 KiB, so a call yields at most 1 MiB. */
-const BLOCKS_PER_WRITE = 8;
+/** Blocks handed to the decompressor per call: each expands to at most 128 KiB, so a call yields at most 4 MiB. */
+const BLOCKS_PER_WRITE = 32;
 
 type ZstdZlib = typeof zlib & {
   createZstdDecompress?: (o?: { chunkSize?: number }) => zlib.Inflate;
@@ -56,11 +56,11 @@ export const decodeZstd: Decoder = async function* (input, opts) {
     hash = hasChecksum ? new Xxh64() : undefined;
     return fzstdFeed(sink, hash);
   };
-  const dec = opts.native === false ? builtIn() : nativeZstd ? zlibFeed(sink) : (programFeed('zstd', ['-d', '-c', '-q'], sink) ?? builtIn());
+  const dec = opts.native === false ? builtIn() : nativeZstd ? zlibFeed(sink) : (programFeed('zstd', ['-d', '-c', '-q'], sink, src.origin) ?? builtIn());
   let expected = 0;
   let checksumAt = 0;
   const corrupt = (e: unknown, at: number) =>
-    e instanceof FormatError ? e : new FormatError(`corrupt zstd data: ${(e as Error).message}`, { offset: at });
+    e instanceof FormatError ? e : new FormatError(`corrupt zstd data${dec.whole ? ' in the member starting here' : ''}: ${(e as Error).message}`, { offset: dec.whole ? 0 : at });
   try {
     let batch: Buffer[] = [src.take(headerLen)];
     let batchStart = 0;
@@ -84,12 +84,16 @@ export const decodeZstd: Decoder = async function* (input, opts) {
         batch.push(src.take(4));
       }
       if (last || batch.length >= BLOCKS_PER_WRITE) {
-        await dec.write(Buffer.concat(batch)).catch((e) => {
-          throw corrupt(e, batchStart);
-        });
+        while (
+          !(await dec.write(batch).catch((e) => {
+            throw corrupt(e, batchStart);
+          }))
+        ) {
+          yield* sink.drain();
+        }
         batch = [];
         batchStart = src.offset;
-        if (sink.ready) yield sink.take();
+        if (sink.ready) yield* sink.drain();
       }
     }
     while (
@@ -97,22 +101,30 @@ export const decodeZstd: Decoder = async function* (input, opts) {
         throw corrupt(e, src.offset);
       }))
     ) {
-      yield sink.take();
+      yield* sink.drain();
     }
     if (hash && hash.digest32() !== expected) throw new FormatError('zstd content checksum mismatch (corrupt data)', { offset: checksumAt });
   } finally {
     dec.close();
   }
   // The zstd program's output lags its input: what is left can be several chunks.
-  yield* sink.takeChunks();
+  yield* sink.drain();
   src.finish();
 };
 
 function zlibFeed(sink: OutputSink): Feed {
-  const driver = new ZlibDriver(z.createZstdDecompress!({ chunkSize: OUTPUT_CHUNK }) as unknown as ConstructorParameters<typeof ZlibDriver>[0], sink);
+  const driver = new ZlibDriver(z.createZstdDecompress!({ chunkSize: 2 * OUTPUT_CHUNK }) as unknown as ConstructorParameters<typeof ZlibDriver>[0], sink);
   const fail = (e: unknown) => (e instanceof FormatError ? e : new FormatError((e as Error).message));
   return {
-    write: (part) => driver.write(part, fail),
+    // One write in flight at a time: zlib would otherwise queue input without bound while its output waits.
+    write: async (parts) => {
+      if (driver.busy) {
+        await driver.settle(fail);
+        if (driver.busy) return false;
+      }
+      await driver.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts), fail);
+      return true;
+    },
     end: () => driver.end(fail),
     close: () => driver.close(),
   };
@@ -124,8 +136,9 @@ function fzstdFeed(sink: OutputSink, hash: Xxh64 | undefined): Feed {
     sink.push(Buffer.from(chunk));
   });
   return {
-    write: async (part) => {
-      d.push(part);
+    write: async (parts) => {
+      for (const p of parts) d.push(p);
+      return true;
     },
     end: async () => {
       d.push(new Uint8Array(0), true);

@@ -5,6 +5,7 @@ import type { Entry } from '../cpio/entry.js';
 import { readArchive, type Locate } from '../cpio/reader.js';
 import { FormatError, locate, RdError } from '../errors.js';
 import { FileSource } from './file-source.js';
+import { ReadAhead } from './read-ahead.js';
 import type { Segment } from './segment.js';
 
 export interface ReadOptions {
@@ -26,6 +27,9 @@ export type ImageEvent =
     }
   /** Sent once a segment is complete, with its final sizes and counts. */
   | { kind: 'segment'; segment: Segment };
+
+/** Decoded bytes held ready ahead of the parser: a few output chunks. */
+const READ_AHEAD = 4 * 2 ** 20;
 
 /** Default bomb guard: far above any real initramfs, far below a full disk. */
 export const DEFAULT_MAX_OUTPUT = 16 * 2 ** 30;
@@ -93,20 +97,20 @@ export async function* readImage(path: string, opts: ReadOptions = {}): AsyncGen
       } else {
         seg.compression = magic.compression;
         s.giveBack();
-        const gen = decoderFor(magic.compression)(src, { maxOutput: budget.left, native: opts.native });
+        const ahead = new ReadAhead(decoderFor(magic.compression)(src, { maxOutput: budget.left, native: opts.native }), READ_AHEAD);
         let produced = 0;
         const out = new ByteStream({
           read: async () => {
-            let r;
+            let chunk;
             try {
-              r = await gen.next();
+              chunk = await ahead.read();
             } catch (e) {
-              if (e instanceof RdError && e.where.offset !== undefined) locate(e, { ...where, offset: offset + e.where.offset });
+              if (e instanceof RdError && e.where.offset !== undefined) locate(e, { ...where, offset: offset + e.where.offset }, true);
               locate(e, { ...where, offset });
             }
-            if (r.done) return null;
-            produced += r.value.length;
-            return r.value;
+            if (chunk === null) return null;
+            produced += chunk.length;
+            return chunk;
           },
         });
         const memberLocate: Locate = (at) => ({ suffix: ` (at byte ${at} of the ${magic.compression} data starting at offset ${offset})` });
@@ -141,7 +145,7 @@ export async function* readImage(path: string, opts: ReadOptions = {}): AsyncGen
             seg.archives++;
           }
         } catch (e) {
-          await gen.return(undefined).catch(() => undefined);
+          await ahead.close();
           locate(e, where);
         }
         seg.uncompressedBytes = produced;

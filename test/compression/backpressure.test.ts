@@ -3,9 +3,16 @@
 // image must not need 3 GiB).
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { decoderFor } from '../../src/compression/index.js';
 import type { MemberInput } from '../../src/compression/types.js';
+import { FileSource } from '../../src/image/file-source.js';
+
+const work = mkdtempSync(join(tmpdir(), 'rdrescue-backpressure-'));
+t.teardown(() => rmSync(work, { recursive: true, force: true }));
 
 function input(buf: Buffer): MemberInput {
   let given = false;
@@ -25,19 +32,28 @@ for (const [format, cmd] of [
   ['xz', ['xz', '--check=crc32', '-c']],
   ['lzo', ['lzop', '-c']],
 ] as const) {
-  t.test(`${format}: a slow consumer keeps the native decoder's output bounded`, async (t) => {
-    const total = 512 << 20;
-    const member = execFileSync('sh', ['-c', `head -c ${total} /dev/zero | ${cmd.join(' ')}`], { maxBuffer: 1 << 26 });
-    let seen = 0;
-    let peak = 0;
-    const base = process.memoryUsage().arrayBuffers;
-    for await (const chunk of decoderFor(format)(input(member), { native: true })) {
-      seen += chunk.length;
-      peak = Math.max(peak, process.memoryUsage().arrayBuffers - base);
-      // A consumer far slower than the decompressor: a slow disk.
-      if (seen < 64 << 20) await sleep(2);
-    }
-    t.equal(seen, total, 'all output arrived');
-    t.ok(peak < 96 << 20, `peak buffered ${(peak / 1048576).toFixed(0)} MiB stays far below the member's ${total >> 20} MiB`);
-  });
+  const total = 512 << 20;
+  const member = execFileSync('sh', ['-c', `head -c ${total} /dev/zero | ${cmd.join(' ')}`], { maxBuffer: 1 << 26 });
+  const file = join(work, `zeros.${format}`);
+  writeFileSync(file, member);
+  // From a buffer the decoder feeds the program itself; from a file a program reads its byte range (dd).
+  const ways: Array<[string, () => Promise<MemberInput>]> = [['fed from memory', async () => input(member)]];
+  if (format !== 'gzip') ways.push(['read from a file', () => FileSource.open(file)]);
+  for (const [how, open] of ways) {
+    t.test(`${format}, ${how}: a slow consumer keeps the native decoder's output bounded`, async (t) => {
+      const src = await open();
+      let seen = 0;
+      let peak = 0;
+      const base = process.memoryUsage().arrayBuffers;
+      for await (const chunk of decoderFor(format)(src, { native: true })) {
+        seen += chunk.length;
+        peak = Math.max(peak, process.memoryUsage().arrayBuffers - base);
+        // A consumer far slower than the decompressor: a slow disk.
+        if (seen < 64 << 20) await sleep(2);
+      }
+      if (src instanceof FileSource) await src.close();
+      t.equal(seen, total, 'all output arrived');
+      t.ok(peak < 96 << 20, `peak buffered ${(peak / 1048576).toFixed(0)} MiB stays far below the member's ${total >> 20} MiB`);
+    });
+  }
 }

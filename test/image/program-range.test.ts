@@ -1,0 +1,95 @@
+// A decompressor program on PATH reads its member straight from the image
+// through `dd` (an exact byte range found by walking the framing), so several
+// members in one image each get exactly their own bytes, and a missing or
+// non-GNU dd falls back to feeding the program through a pipe.
+import t from 'tap';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { nativeZstd } from '../../src/compression/zstd.js';
+import { rdrescue } from '../helpers/cli.js';
+import { compressWith, gnuCpio, makeSampleTree, padTo } from '../helpers/sample-tree.js';
+
+const work = mkdtempSync(join(tmpdir(), 'rdrescue-range-'));
+t.teardown(() => rmSync(work, { recursive: true, force: true }));
+
+function tree(name: string, fill: (root: string) => void): Buffer {
+  const root = join(work, 'trees', name);
+  mkdirSync(root, { recursive: true });
+  fill(root);
+  return gnuCpio(root);
+}
+
+const early = tree('early', (r) => {
+  mkdirSync(join(r, 'kernel/x86/microcode'), { recursive: true });
+  writeFileSync(join(r, 'kernel/x86/microcode/GenuineIntel.bin'), Buffer.alloc(3000, 7));
+});
+const main = tree('main', makeSampleTree);
+const extra = tree('extra', (r) => {
+  mkdirSync(join(r, 'etc'));
+  writeFileSync(join(r, 'etc/added'), 'appended later\n');
+});
+
+/** [early][xz main][uncompressed extra][lzo extra][zstd extra][zeros]: program-read members with data after each. */
+const member = (name: string, raw: Buffer, plain: Buffer | undefined, align = 4) => ({ name, raw, bytes: padTo(raw, align), plain });
+const members = [
+  member('early', early, early, 512),
+  member('xz', compressWith(['xz', '--check=crc32', '-c'], main), main),
+  member('extra', extra, extra),
+  member('lzo', compressWith(['lzop', '-c'], extra), extra),
+  member('zstd', compressWith(['zstd', '-q', '-c'], extra), extra),
+  member('zeros', Buffer.alloc(1024), undefined),
+];
+const offsets = members.map((_, k) => members.slice(0, k).reduce((a, m) => a + m.bytes.length, 0));
+const image = join(work, 'multi.img');
+writeFileSync(image, Buffer.concat(members.map((m) => m.bytes)));
+const expected = members
+  .filter((m) => m.plain)
+  .map((m) => execFileSync('cpio', ['-t', '--quiet'], { input: m.plain }).toString())
+  .join('');
+
+/** A directory to put first on PATH holding a `dd` script. */
+function fakeDd(name: string, script: string): string {
+  const dir = join(work, name);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'dd'), `#!/bin/sh\n${script}\n`);
+  chmodSync(join(dir, 'dd'), 0o755);
+  return dir;
+}
+
+t.test('each program-read member gets exactly its own byte range through dd', async (t) => {
+  const log = join(work, 'dd.log');
+  const dir = fakeDd('logging-dd', `[ "$1" = --version ] || echo "$@" >> ${log}\nexec /usr/bin/dd "$@"`);
+  const r = rdrescue(['ls', image], { env: { ...process.env, PATH: `${dir}:${process.env.PATH}` } });
+  t.equal(r.status, 0, r.stderr);
+  t.equal(r.stdout, expected, 'ls equals cpio -t of each segment');
+  const calls = readFileSync(log, 'utf8');
+  const range = (k: number) => `skip=${offsets[k]} count=${members[k].raw.length}`;
+  t.match(calls, range(1), 'xz: from its first byte to the end of its stream');
+  t.match(calls, range(3), 'lzo: the whole lzop file');
+  if (!nativeZstd) t.match(calls, range(4), 'zstd (no node:zlib zstd here): the frame');
+  t.equal(rdrescue(['ls', '--no-native', image]).stdout, r.stdout, 'same listing from the built-in decoders');
+});
+
+t.test('without GNU dd the program is fed through a pipe, with the same result', async (t) => {
+  const log = join(work, 'used.log');
+  // busybox's dd answers --version without "coreutils"; anything else would be a wrong use.
+  const dir = fakeDd('busybox-dd', `[ "$1" = --version ] && exec busybox dd --version\necho "$@" >> ${log}\nexit 1`);
+  const r = rdrescue(['ls', image], { env: { ...process.env, PATH: `${dir}:${process.env.PATH}` } });
+  t.equal(r.status, 0, r.stderr);
+  t.equal(r.stdout, expected);
+  t.notOk(existsSync(log), 'the non-GNU dd was never asked to copy');
+});
+
+t.test('corrupt data in a program-read member names the member and its offset', async (t) => {
+  const bad = Buffer.concat(members.map((m) => m.bytes));
+  const at = offsets[1] + Math.floor(members[1].bytes.length / 2);
+  bad.fill(0x55, at, at + 8);
+  const file = join(work, 'corrupt.img');
+  writeFileSync(file, bad);
+  const r = rdrescue(['ls', file]);
+  t.equal(r.status, 3);
+  t.match(r.stderr, `rdrescue: ${file}: segment 1: offset ${offsets[1]}: corrupt xz data in the member starting here: `);
+  t.equal(r.stderr.trim().split('\n').length, 1, 'one line');
+});
