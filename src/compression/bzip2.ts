@@ -338,5 +338,5 @@ export const decodeBzip2: Decoder = async function* (input, opts) {
 };
 
 export const encodeBzip2: Encoder = async function* (source, opts) {
-  yield* pipeProgram('bzip2', ['-c', '-q', `-${opts.level ?? 9}`], 'bzip2', source);
+  yield* pipeProgram('bzip2', ['-c', '-q', `-${opts.level ?? 9}`], 'bzip2', source, opts.fd);
 };

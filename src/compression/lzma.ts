@@ -81,5 +81,5 @@ export const decodeLzma: Decoder = async function* (input, opts) {
 
 /** The xz program's legacy format (Debian package xz-utils), which the kernel's unlzma reads. */
 export const encodeLzma: Encoder = async function* (source, opts) {
-  yield* pipeProgram('xz', ['--format=lzma', '-c', '-q', `-${opts.level ?? 6}`], 'xz-utils', source);
+  yield* pipeProgram('xz', ['--format=lzma', '-c', '-q', `-${opts.level ?? 6}`], 'xz-utils', source, opts.fd);
 };

@@ -270,5 +270,5 @@ export const decodeLzo: Decoder = async function* (input, opts) {
 };
 
 export const encodeLzo: Encoder = async function* (source, opts) {
-  yield* pipeProgram('lzop', ['-c', '-q', `-${opts.level ?? 3}`], 'lzop', source);
+  yield* pipeProgram('lzop', ['-c', '-q', `-${opts.level ?? 3}`], 'lzop', source, opts.fd);
 };

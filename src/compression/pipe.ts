@@ -52,17 +52,19 @@ export async function* pipeThrough(t: NodeJS.ReadWriteStream, source: AsyncItera
 /**
  * Stream a source through an external compressor (stdin → stdout), checking
  * that it exists and exits 0. `pkg` is the Debian package that provides it.
+ * With `out` the program writes to that file itself and nothing is yielded.
  */
 export async function* pipeProgram(
   program: string,
   args: string[],
   pkg: string,
   source: AsyncIterable<Buffer>,
+  out?: number,
 ): AsyncGenerator<Buffer, void, undefined> {
-  const child = spawn(program, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(program, args, { stdio: ['pipe', out ?? 'pipe', 'pipe'] });
   let spawnError: NodeJS.ErrnoException | undefined;
   const stderr: Buffer[] = [];
-  child.stderr.on('data', (d: Buffer) => stderr.push(d));
+  child.stderr!.on('data', (d: Buffer) => stderr.push(d));
   const exited = new Promise<number | null>((resolve) => {
     child.on('error', (e) => {
       spawnError = e;
@@ -71,25 +73,26 @@ export async function* pipeProgram(
     child.on('close', (code) => resolve(code));
   });
   // EPIPE when the program dies early: its exit status tells the story.
-  child.stdin.on('error', () => undefined);
+  child.stdin!.on('error', () => undefined);
   let feedError: unknown;
   const feeding = (async () => {
     try {
       for await (const chunk of source) {
-        if (spawnError || child.stdin.destroyed) return;
-        if (!child.stdin.write(chunk)) await Promise.race([new Promise((r) => child.stdin.once('drain', r)), exited]);
+        if (spawnError || child.stdin!.destroyed) return;
+        if (!child.stdin!.write(chunk)) await Promise.race([new Promise((r) => child.stdin!.once('drain', r)), exited]);
       }
     } catch (e) {
       feedError = e;
       child.kill();
     } finally {
-      child.stdin.end();
+      child.stdin!.end();
     }
   })();
   let finished = false;
   try {
     try {
-      for await (const out of child.stdout) yield out as Buffer;
+      if (child.stdout) for await (const chunk of child.stdout) yield chunk as Buffer;
+      else await exited;
     } catch (e) {
       if (!spawnError) throw e;
     }

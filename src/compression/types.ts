@@ -35,6 +35,12 @@ export type Decoder = (input: MemberInput, opts: DecodeOptions) => AsyncGenerato
 
 export interface EncodeOptions {
   level?: number;
+  /**
+   * A file open for writing at its end: an encoder that runs a program lets
+   * the program write there itself (and yields nothing), instead of passing
+   * every compressed byte back through this process.
+   */
+  fd?: number;
 }
 
 /** Compresses a stream of bytes into one member the kernel can unpack. */

@@ -290,7 +290,7 @@ export const decodeXz: Decoder = async function* (input, opts) {
 
 /** The xz program (Debian package xz-utils) with what the kernel's xz-embedded needs: CRC-32 check, LZMA2, 1 MiB dictionary. */
 export const encodeXz: Encoder = async function* (source, opts) {
-  yield* pipeProgram('xz', ['--check=crc32', `--lzma2=preset=${opts.level ?? 6},dict=1MiB`, '-c', '-q', '-T1'], 'xz-utils', source);
+  yield* pipeProgram('xz', ['--check=crc32', `--lzma2=preset=${opts.level ?? 6},dict=1MiB`, '-c', '-q', '-T1'], 'xz-utils', source, opts.fd);
 };
 
 /** Pass one xz stream's bytes to the xz program, finding its end from the framing alone (no decoding). */

@@ -154,7 +154,7 @@ export const encodeZstd: Encoder = async function* (source, opts) {
   // The zstd program compresses with all cores (-T0); node:zlib's streaming zstd is single-threaded
   // (1.43 s against 0.93 s for the distribution tree at -3), so the program goes first when present.
   if (findProgram('zstd') || typeof z.createZstdCompress !== 'function') {
-    yield* pipeProgram('zstd', ['-q', '-c', ...(level > 19 ? ['--ultra'] : []), `-${level}`, '-T0'], 'zstd', source);
+    yield* pipeProgram('zstd', ['-q', '-c', ...(level > 19 ? ['--ultra'] : []), `-${level}`, '-T0'], 'zstd', source, opts.fd);
   } else {
     const c = z.constants;
     // The content checksum lets every reader (the kernel included) detect corruption, as the zstd program's default does.

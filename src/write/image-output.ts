@@ -1,6 +1,6 @@
-import { closeSync, constants, fsyncSync, lstatSync, openSync, realpathSync, renameSync, rmSync, statSync, writeSync, fchmodSync } from 'node:fs';
+import { closeSync, constants, fstatSync, fsyncSync, lstatSync, openSync, realpathSync, renameSync, rmSync, statSync, writeSync, fchmodSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { encoderFor, type Compression } from '../compression/index.js';
+import { encoderFor, type Compression, type Encoder } from '../compression/index.js';
 import type { CpioFormat } from '../cpio/header.js';
 import { writeArchive, type WriteEntry } from '../cpio/writer.js';
 import { RdError, EXIT } from '../errors.js';
@@ -62,6 +62,12 @@ export class ImageOutput {
     for await (const c of chunks) this.write(c);
   }
 
+  /** Compressed output: a compressor program writes into the file itself (see EncodeOptions.fd), then the offset catches up. */
+  async writeEncoded(encoder: Encoder, archive: AsyncIterable<Buffer>, level?: number): Promise<void> {
+    await this.writeAll(encoder(archive, { level, fd: this.fd }));
+    this.offset = fstatSync(this.fd).size;
+  }
+
   private commit(): void {
     let mode = 0o644;
     try {
@@ -121,5 +127,5 @@ export async function writeSegment(o: ImageOutput, spec: SegmentSpec): Promise<v
     o.padTo(CPIO_BLOCK);
     return;
   }
-  await o.writeAll(encoderFor(spec.compress)(archive, { level: spec.level }));
+  await o.writeEncoded(encoderFor(spec.compress), archive, spec.level);
 }

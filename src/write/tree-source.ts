@@ -1,4 +1,4 @@
-import { createReadStream, lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import type { EntryType } from '../cpio/entry.js';
 import type { WriteEntry } from '../cpio/writer.js';
@@ -105,9 +105,34 @@ export function splitDev(rdev: number): { major: number; minor: number } {
 
 export const compareNames = (a: string, b: string): number => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 
-/** Streams a file without reading it whole. */
-export function fileData(path: string): () => AsyncIterable<Uint8Array> {
-  return () => createReadStream(path, { highWaterMark: 256 * 1024 });
+/** Bytes read per call: a small file in one read, a large one streamed. */
+const READ_CHUNK = 1 << 20;
+
+/**
+ * Streams a file without reading it whole. Reads are synchronous: a thread
+ * pool round trip per read left the compressor waiting for input (repack of
+ * the distribution tree with zstd -3: 1.05 s with createReadStream, 0.79 s
+ * like this). The file was a regular file when scanned; O_NOFOLLOW keeps a
+ * symlink swapped in since then from being followed.
+ */
+export function fileData(path: string): () => Iterable<Uint8Array> {
+  return function* () {
+    const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      let left = fstatSync(fd).size;
+      for (;;) {
+        // One byte more than expected: a file that grew is caught by the writer's size check.
+        const want = Math.min(Math.max(left, 0) + 1, READ_CHUNK);
+        const b = Buffer.allocUnsafe(want);
+        const n = readSync(fd, b, 0, want, null);
+        if (n === 0) return;
+        left -= n;
+        yield n === want ? b : b.subarray(0, n);
+      }
+    } finally {
+      closeSync(fd);
+    }
+  };
 }
 
 /**
