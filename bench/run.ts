@@ -25,25 +25,41 @@ interface Result {
   ok: boolean;
 }
 
-/** Runs `cmd` (a shell line) RUNS times after one warm-up; `before` resets state (e.g. removes the extraction dir). */
-function measure(label: string, cmd: string, before?: () => void): Result {
-  const times: number[] = [];
-  let peak = 0;
-  let ok = true;
+interface Case {
+  label: string;
+  /** A shell line. */
+  cmd: string;
+}
+
+/**
+ * Runs every case RUNS times after one warm-up round, in rounds (each case
+ * once per round) so that a slow spell of the machine or of its disk's
+ * writeback hits all of them alike. `before` resets state (the extraction
+ * dir), and `sync` then settles the previous run's writeback outside the
+ * timing.
+ */
+function measure(cases: Case[], before?: () => void): Result[] {
+  const times = cases.map(() => [] as number[]);
+  const peak = cases.map(() => 0);
+  const ok = cases.map(() => true);
   for (let i = 0; i <= RUNS; i++) {
-    before?.();
-    const t0 = process.hrtime.bigint();
-    const r = spawnSync('/usr/bin/time', ['-f', '@@%M', 'sh', '-c', cmd], { stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 26 });
-    const dt = Number(process.hrtime.bigint() - t0) / 1e9;
-    const err = r.stderr.toString();
-    const m = /@@(\d+)\s*$/.exec(err);
-    if (r.status !== 0) ok = false;
-    if (i === 0) continue; // warm-up: page cache, code cache
-    times.push(dt);
-    if (m) peak = Math.max(peak, Number(m[1]));
+    cases.forEach((c, k) => {
+      before?.();
+      spawnSync('sync');
+      const t0 = process.hrtime.bigint();
+      const r = spawnSync('/usr/bin/time', ['-f', '@@%M', 'sh', '-c', c.cmd], { stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 26 });
+      const dt = Number(process.hrtime.bigint() - t0) / 1e9;
+      const m = /@@(\d+)\s*$/.exec(r.stderr.toString());
+      if (r.status !== 0) ok[k] = false;
+      if (i === 0) return; // warm-up: page cache, code cache
+      times[k]!.push(dt);
+      if (m) peak[k] = Math.max(peak[k]!, Number(m[1]));
+    });
   }
-  times.sort((a, b) => a - b);
-  return { label, median: times[Math.floor(times.length / 2)], peakKiB: peak, ok };
+  return cases.map((c, k) => {
+    const t = times[k]!.sort((a, b) => a - b);
+    return { label: c.label, median: t[Math.floor(t.length / 2)]!, peakKiB: peak[k]!, ok: ok[k]! };
+  });
 }
 
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
@@ -66,45 +82,61 @@ function table(title: string, ours: Result[], peers: Result[], floor?: Result): 
 const images: Array<{ name: string; path: string; dc: string }> = [
   { name: 'distribution image (zstd)', path: distributionImage(), dc: 'zstd -dc' },
   { name: 'distribution image recompressed with gzip', path: recompressed('gzip'), dc: 'pigz -dc' },
-  { name: 'distribution image recompressed with xz', path: recompressed('xz'), dc: 'xz -dc' },
+  { name: 'distribution image recompressed with xz (mkinitramfs: --check=crc32 --threads=0)', path: recompressed('xz'), dc: 'xz -T0 -dc' },
 ];
 
 console.log(`# rdrescue bench (${RUNS} runs each after a warm-up; ${new Date().toISOString()})`);
 const node24 = join(root, 'node_modules/node24/bin/node');
 console.log(`npm package on system node ${execFileSync('node', ['--version']).toString().trim()}; single executable built from node ${existsSync(node24) ? execFileSync(node24, ['--version']).toString().trim() : '24'}`);
 
+/** Ours first, then the peers, then the floor: measured together, in rounds. */
+function compare(title: string, ours: Case[], peers: Case[], floor: Case, before?: () => void): void {
+  const r = measure([...ours, ...peers, floor], before);
+  table(title, r.slice(0, ours.length), r.slice(ours.length, -1), r[r.length - 1]);
+}
+
 for (const img of images) {
   const p = q(img.path);
   const size = statSync(img.path).size;
   console.log(`\n# ${img.name}: ${img.path} (${(size / 1048576).toFixed(1)} MiB)`);
-  table(
+  const floor = { label: `${img.dc} > /dev/null`, cmd: `${img.dc} ${p} > /dev/null` };
+  compare(
     `ls: ${img.name}`,
-    [measure('rdrescue ls (single executable)', `${q(SEA)} ls ${p} > /dev/null`), measure('rdrescue ls (npm package, system node)', `node ${q(BUNDLE)} ls ${p} > /dev/null`)],
     [
-      measure('bsdtar -tf', `bsdtar -tf ${p} > /dev/null`),
-      measure(`${img.dc} | cpio -t`, `${img.dc} ${p} | cpio -t --quiet > /dev/null`),
-      measure('lsinitramfs', `lsinitramfs ${p} > /dev/null`),
-      measure('lsinitrd', `lsinitrd ${p} > /dev/null`),
+      { label: 'rdrescue ls (single executable)', cmd: `${q(SEA)} ls ${p} > /dev/null` },
+      { label: 'rdrescue ls (npm package, system node)', cmd: `node ${q(BUNDLE)} ls ${p} > /dev/null` },
     ],
-    measure(`${img.dc} > /dev/null`, `${img.dc} ${p} > /dev/null`),
+    [
+      { label: 'bsdtar -tf', cmd: `bsdtar -tf ${p} > /dev/null` },
+      { label: `${img.dc} | cpio -t`, cmd: `${img.dc} ${p} | cpio -t --quiet > /dev/null` },
+      { label: 'lsinitramfs', cmd: `lsinitramfs ${p} > /dev/null` },
+      { label: 'lsinitrd', cmd: `lsinitrd ${p} > /dev/null` },
+    ],
+    floor,
   );
-  table(
+  compare(
     `extract: ${img.name}`,
-    [measure('rdrescue extract (single executable)', `${q(SEA)} extract ${p} ${q(out)}`, clean), measure('rdrescue extract (npm package, system node)', `node ${q(BUNDLE)} extract ${p} ${q(out)}`, clean)],
     [
-      measure('bsdtar -xf', `mkdir -p ${q(out)} && bsdtar -xf ${p} -C ${q(out)}`, clean),
-      measure(`${img.dc} | cpio -idm`, `mkdir -p ${q(out)} && ${img.dc} ${p} | (cd ${q(out)} && cpio -idm --quiet)`, clean),
-      measure('unmkinitramfs', `unmkinitramfs ${p} ${q(out)}`, clean),
-      measure('lsinitrd --unpack', `mkdir -p ${q(out)} && cd ${q(out)} && lsinitrd --unpack ${p}`, clean),
+      { label: 'rdrescue extract (single executable)', cmd: `${q(SEA)} extract ${p} ${q(out)}` },
+      { label: 'rdrescue extract (npm package, system node)', cmd: `node ${q(BUNDLE)} extract ${p} ${q(out)}` },
     ],
-    measure(`${img.dc} > /dev/null`, `${img.dc} ${p} > /dev/null`),
+    [
+      { label: 'bsdtar -xf', cmd: `mkdir -p ${q(out)} && bsdtar -xf ${p} -C ${q(out)}` },
+      { label: `${img.dc} | cpio -idm`, cmd: `mkdir -p ${q(out)} && ${img.dc} ${p} | (cd ${q(out)} && cpio -idm --quiet)` },
+      { label: 'unmkinitramfs', cmd: `unmkinitramfs ${p} ${q(out)}` },
+      { label: 'lsinitrd --unpack', cmd: `mkdir -p ${q(out)} && cd ${q(out)} && lsinitrd --unpack ${p}` },
+    ],
+    floor,
+    clean,
   );
 }
 
 console.log('\n## single executable');
-const start = measure('rdrescue --version (single executable)', `${q(SEA)} --version > /dev/null`);
-const startNode = measure('node dist/rdrescue.cjs --version', `node ${q(BUNDLE)} --version > /dev/null`);
-const bare = measure('node -e 0', 'node -e 0');
+const [start, startNode, bare] = measure([
+  { label: 'rdrescue --version (single executable)', cmd: `${q(SEA)} --version > /dev/null` },
+  { label: 'node dist/rdrescue.cjs --version', cmd: `node ${q(BUNDLE)} --version > /dev/null` },
+  { label: 'node -e 0', cmd: 'node -e 0' },
+]) as [Result, Result, Result];
 console.log(`| startup | median s |\n|---|---:|\n| ${start.label} | ${start.median.toFixed(3)} |\n| ${startNode.label} | ${startNode.median.toFixed(3)} |\n| ${bare.label} | ${bare.median.toFixed(3)} |`);
 console.log(`size of dist/rdrescue: ${(statSync(SEA).size / 1048576).toFixed(1)} MiB`);
 

@@ -242,8 +242,14 @@ function runProgram(path: string, args: string[], sink: OutputSink, reader?: str
       stdin.cork();
       for (const p of parts) more = stdin.write(p);
       stdin.uncork();
-      // A program blocked on a paused stdout stops reading stdin: return to let the consumer take.
-      if (!more) await Promise.race([new Promise((r) => child.stdin!.once('drain', r)), gate.whenOutput()]);
+      if (!more) {
+        // A program blocked on a paused stdout stops reading stdin: return to let the consumer take.
+        let drained!: () => void;
+        const drain = new Promise<void>((r) => (drained = r));
+        stdin.once('drain', drained);
+        await Promise.race([drain, gate.whenOutput()]);
+        stdin.off('drain', drained);
+      }
       if (failure) throw fail();
       return true;
     },
@@ -288,6 +294,19 @@ export class Passer {
     this.parts.push(b);
     this.len += n;
     return b;
+  }
+
+  /** Consume n bytes of the member without looking at them, passing them on as they come. */
+  async *skip(n: number): AsyncGenerator<Buffer, void, undefined> {
+    while (n > 0) {
+      const k = Math.min(n, FEED_BATCH);
+      await this.src.pass(k, (piece) => {
+        this.parts.push(piece);
+        this.len += piece.length;
+      });
+      n -= k;
+      yield* this.flushIfFull();
+    }
   }
 
   /** Write the batch once it is large enough; yields output that is ready. */

@@ -41,7 +41,8 @@ export class ByteSource {
   async fill(n: number): Promise<boolean> {
     if (this.available >= n) return true;
     if (this.eof) return false;
-    const parts: Buffer[] = [this.buf.subarray(this.pos)];
+    // An empty remainder is left out, so a single new chunk is used as it is (no copy).
+    const parts: Buffer[] = this.available ? [this.buf.subarray(this.pos)] : [];
     let have = this.available;
     while (have < n) {
       const chunk = await this.input.read();
@@ -78,6 +79,16 @@ export class ByteSource {
     const out = this.buf.subarray(this.pos, this.pos + n);
     this.pos += n;
     return out;
+  }
+
+  /** Consumes n bytes as they come, never gathering them: each piece (a view) goes to `each`. */
+  async pass(n: number, each: (piece: Buffer) => void): Promise<void> {
+    while (n > 0) {
+      if (this.available === 0 && !(await this.more())) throw this.truncated();
+      const k = Math.min(n, this.available);
+      each(this.take(k));
+      n -= k;
+    }
   }
 
   peek(n: number): Buffer {

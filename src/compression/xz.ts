@@ -293,6 +293,38 @@ export const encodeXz: Encoder = async function* (source, opts) {
   yield* pipeProgram('xz', ['--check=crc32', `--lzma2=preset=${opts.level ?? 6},dict=1MiB`, '-c', '-q', '-T1'], 'xz-utils', source, opts.fd);
 };
 
+/** The Compressed Size field of a block header, when the encoder wrote it (xz -T writes it for every block). */
+function blockCompressedSize(header: Buffer): number | undefined {
+  if (!(header[1]! & 0x40)) return undefined;
+  let p = 2;
+  let v = 0;
+  for (let i = 0; i < 9 && p < header.length - 4; i++) {
+    const b = header[p++]!;
+    v += (b & 0x7f) * 2 ** (7 * i);
+    if (!(b & 0x80)) return v;
+  }
+  return undefined;
+}
+
+/** Pass one block's LZMA2 chunks on, up to the end marker, by their headers alone. */
+async function* walkLzma2(src: ByteSource, pass: Passer): AsyncGenerator<Buffer, void, undefined> {
+  for (;;) {
+    const at = src.offset;
+    const c = (await pass.take(1))[0]!;
+    if (c === 0) return;
+    if (c === 1 || c === 2) {
+      await pass.take((await pass.take(2)).readUInt16BE(0) + 1);
+    } else if (c >= 0x80) {
+      const psize = (await pass.take(4)).readUInt16BE(2) + 1;
+      if (((c >> 5) & 3) >= 2) await pass.take(1);
+      await pass.take(psize);
+    } else {
+      throw new FormatError(`invalid LZMA2 control byte 0x${c.toString(16)}`, { offset: at });
+    }
+    yield* pass.flushIfFull();
+  }
+}
+
 /** Pass one xz stream's bytes to the xz program, finding its end from the framing alone (no decoding). */
 async function* walkXz(src: ByteSource, pass: Passer): AsyncGenerator<Buffer, void, undefined> {
   const bad = (msg: string, offset = src.offset) => new FormatError(msg, { offset });
@@ -305,22 +337,11 @@ async function* walkXz(src: ByteSource, pass: Passer): AsyncGenerator<Buffer, vo
     await src.need(1);
     const first = src.peek(1)[0]!;
     if (first === 0) break;
-    await pass.take((first + 1) * 4);
-    for (;;) {
-      const at = src.offset;
-      const c = (await pass.take(1))[0]!;
-      if (c === 0) break;
-      if (c === 1 || c === 2) {
-        await pass.take((await pass.take(2)).readUInt16BE(0) + 1);
-      } else if (c >= 0x80) {
-        const psize = (await pass.take(4)).readUInt16BE(2) + 1;
-        if (((c >> 5) & 3) >= 2) await pass.take(1);
-        await pass.take(psize);
-      } else {
-        throw bad(`invalid LZMA2 control byte 0x${c.toString(16)}`, at);
-      }
-      yield* pass.flushIfFull();
-    }
+    const header = await pass.take((first + 1) * 4);
+    const compressed = blockCompressedSize(header);
+    // Multi-threaded xz (mkinitramfs, dracut) records each block's size: no need to walk its chunks.
+    if (compressed !== undefined) yield* pass.skip(compressed);
+    else yield* walkLzma2(src, pass);
     const pad = (4 - ((src.offset - blockStart) % 4)) % 4;
     await pass.take(pad + check.size);
   }

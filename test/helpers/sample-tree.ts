@@ -77,3 +77,18 @@ export function padTo(buf: Buffer, align: number): Buffer {
 export function compressWith(tool: string[], data: Buffer): Buffer {
   return execFileSync(tool[0], tool.slice(1), { input: data, maxBuffer: 1 << 30 });
 }
+
+/** GNU cpio (newc) archive of a tree that `fill` builds in the new directory `root`. */
+export function archiveOf(root: string, fill: (root: string) => void): Buffer {
+  mkdirSync(root, { recursive: true });
+  fill(root);
+  return gnuCpio(root);
+}
+
+/** The early microcode part dracut and mkinitramfs put first: kernel/x86/microcode/<vendor>.bin. */
+export function microcodeTree(vendor: 'GenuineIntel' | 'AuthenticAMD', size: number): (root: string) => void {
+  return (root) => {
+    mkdirSync(join(root, 'kernel/x86/microcode'), { recursive: true });
+    writeFileSync(join(root, `kernel/x86/microcode/${vendor}.bin`), Buffer.alloc(size, vendor === 'GenuineIntel' ? 7 : 9));
+  };
+}

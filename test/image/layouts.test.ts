@@ -8,27 +8,16 @@ import { join } from 'node:path';
 import { extractImage, layoutName } from '../../src/image/extract.js';
 import { imageInfo } from '../../src/image/info.js';
 import { rdrescue } from '../helpers/cli.js';
-import { compressWith, gnuCpio, gnuExtract, makeSampleTree, padTo } from '../helpers/sample-tree.js';
+import { archiveOf, compressWith, gnuExtract, makeSampleTree, microcodeTree, padTo } from '../helpers/sample-tree.js';
 import { diffSnapshots, snapshot } from '../helpers/tree.js';
 
 const work = mkdtempSync(join(tmpdir(), 'rdrescue-layouts-'));
 t.teardown(() => rmSync(work, { recursive: true, force: true }));
 
-function tree(name: string, fill: (root: string) => void): Buffer {
-  const root = join(work, 'trees', name);
-  mkdirSync(root, { recursive: true });
-  fill(root);
-  return gnuCpio(root);
-}
+const tree = (name: string, fill: (root: string) => void) => archiveOf(join(work, 'trees', name), fill);
 
-const microcode = tree('early', (r) => {
-  mkdirSync(join(r, 'kernel/x86/microcode'), { recursive: true });
-  writeFileSync(join(r, 'kernel/x86/microcode/GenuineIntel.bin'), Buffer.alloc(3000, 7));
-});
-const amd = tree('early2', (r) => {
-  mkdirSync(join(r, 'kernel/x86/microcode'), { recursive: true });
-  writeFileSync(join(r, 'kernel/x86/microcode/AuthenticAMD.bin'), Buffer.alloc(1000, 9));
-});
+const microcode = tree('early', microcodeTree('GenuineIntel', 3000));
+const amd = tree('early2', microcodeTree('AuthenticAMD', 1000));
 const main = tree('main', makeSampleTree);
 const extra = tree('extra', (r) => {
   mkdirSync(join(r, 'etc'));

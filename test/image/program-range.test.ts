@@ -9,34 +9,30 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nativeZstd } from '../../src/compression/zstd.js';
 import { rdrescue } from '../helpers/cli.js';
-import { compressWith, gnuCpio, makeSampleTree, padTo } from '../helpers/sample-tree.js';
+import { archiveOf, compressWith, makeSampleTree, microcodeTree, padTo } from '../helpers/sample-tree.js';
 
 const work = mkdtempSync(join(tmpdir(), 'rdrescue-range-'));
 t.teardown(() => rmSync(work, { recursive: true, force: true }));
 
-function tree(name: string, fill: (root: string) => void): Buffer {
-  const root = join(work, 'trees', name);
-  mkdirSync(root, { recursive: true });
-  fill(root);
-  return gnuCpio(root);
-}
+const tree = (name: string, fill: (root: string) => void) => archiveOf(join(work, 'trees', name), fill);
 
-const early = tree('early', (r) => {
-  mkdirSync(join(r, 'kernel/x86/microcode'), { recursive: true });
-  writeFileSync(join(r, 'kernel/x86/microcode/GenuineIntel.bin'), Buffer.alloc(3000, 7));
-});
+const early = tree('early', microcodeTree('GenuineIntel', 3000));
 const main = tree('main', makeSampleTree);
 const extra = tree('extra', (r) => {
   mkdirSync(join(r, 'etc'));
   writeFileSync(join(r, 'etc/added'), 'appended later\n');
 });
 
-/** [early][xz main][uncompressed extra][lzo extra][zstd extra][zeros]: program-read members with data after each. */
+/**
+ * [early][xz main][uncompressed extra][xz -T2 extra][lzo extra][zstd extra][zeros]: program-read members with data
+ * after each. Multi-threaded xz records block sizes in the block headers, and the walk skips by them.
+ */
 const member = (name: string, raw: Buffer, plain: Buffer | undefined, align = 4) => ({ name, raw, bytes: padTo(raw, align), plain });
 const members = [
   member('early', early, early, 512),
   member('xz', compressWith(['xz', '--check=crc32', '-c'], main), main),
   member('extra', extra, extra),
+  member('xz-mt', compressWith(['xz', '--check=crc32', '-T2', '--block-size=4KiB', '-c'], main), main),
   member('lzo', compressWith(['lzop', '-c'], extra), extra),
   member('zstd', compressWith(['zstd', '-q', '-c'], extra), extra),
   member('zeros', Buffer.alloc(1024), undefined),
@@ -67,8 +63,9 @@ t.test('each program-read member gets exactly its own byte range through dd', as
   const calls = readFileSync(log, 'utf8');
   const range = (k: number) => `skip=${offsets[k]} count=${members[k].raw.length}`;
   t.match(calls, range(1), 'xz: from its first byte to the end of its stream');
-  t.match(calls, range(3), 'lzo: the whole lzop file');
-  if (!nativeZstd) t.match(calls, range(4), 'zstd (no node:zlib zstd here): the frame');
+  t.match(calls, range(3), 'xz with block sizes in its headers: the same');
+  t.match(calls, range(4), 'lzo: the whole lzop file');
+  if (!nativeZstd) t.match(calls, range(5), 'zstd (no node:zlib zstd here): the frame');
   t.equal(rdrescue(['ls', '--no-native', image]).stdout, r.stdout, 'same listing from the built-in decoders');
 });
 

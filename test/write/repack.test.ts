@@ -2,13 +2,14 @@
 // was written; extract -> repack -> extract round trips; reproducibility.
 import t from 'tap';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CODECS, COMPRESSIONS, type Compression } from '../../src/compression/index.js';
 import { extractImage } from '../../src/image/extract.js';
 import { readImage } from '../../src/image/read.js';
 import { repackImage } from '../../src/write/repack.js';
+import { fileData } from '../../src/write/tree-source.js';
 import { rdrescue } from '../helpers/cli.js';
 import { distributionImage, dracutImage } from '../helpers/real-images.js';
 import { gnuExtract, makeSampleTree } from '../helpers/sample-tree.js';
@@ -232,4 +233,17 @@ t.test('bad input: one clear line, no image left behind', async (t) => {
   t.equal(r.status, 1);
   t.match(r.stderr, /^rdrescue: cannot write .*x\.img/);
   t.equal(execFileSync('sh', ['-c', `ls -a "${work}" | grep -c rdrescue- || true`]).toString().trim(), '0', 'no temporary file left');
+});
+
+t.test('symlink swap: a file replaced by a symlink after the scan is not followed into the image', async (t) => {
+  const dir = join(work, 'swap');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'secret'), 'outside the tree\n');
+  const file = join(dir, 'file');
+  writeFileSync(file, 'scanned as a regular file\n');
+  const read = fileData(file);
+  // Between the scan and the read, an attacker puts a link to a file outside the tree in its place.
+  rmSync(file);
+  symlinkSync(join(dir, 'secret'), file);
+  t.throws(() => [...read()], { code: 'ELOOP' }, 'the open refuses to follow the link');
 });
