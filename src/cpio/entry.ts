@@ -23,6 +23,8 @@ export interface Entry {
   check: number;
   /** Symlink target, read from the data. */
   target?: string;
+  /** The target's bytes, present only when they are not valid UTF-8 (`target` is then lossy). */
+  rawTarget?: Buffer;
 }
 
 export const S_IFMT = 0o170000;

@@ -108,8 +108,8 @@ function hex8(n: number, field: string): string {
 }
 
 /** Formats the header plus NUL-terminated name plus padding, ready to precede the data. */
-export function formatHeader(e: Omit<Entry, 'type' | 'target'>, format: CpioFormat = 'newc'): Buffer {
-  const nameBytes = Buffer.from(e.name, 'utf8');
+export function formatHeader(e: Omit<Entry, 'type' | 'target' | 'rawTarget' | 'name'> & { name: string | Buffer }, format: CpioFormat = 'newc'): Buffer {
+  const nameBytes = typeof e.name === 'string' ? Buffer.from(e.name, 'utf8') : e.name;
   const namesize = nameBytes.length + 1;
   const head =
     (format === 'crc' ? '070702' : '070701') +

@@ -1,6 +1,7 @@
 import { FormatError } from '../errors.js';
 import type { ByteStream } from './byte-stream.js';
 import type { Entry } from './entry.js';
+import { rawUnlessUtf8 } from './name-bytes.js';
 import { dataSum, HEADER_SIZE, pad4, parseHeader, toEntry, TRAILER, type CpioFormat } from './header.js';
 
 /** PATH_MAX: the kernel refuses longer symlink targets, and so do we. */
@@ -59,8 +60,7 @@ export async function* readArchive(s: ByteStream, locate: Locate): AsyncGenerato
     // namesize counts the terminating NUL
     const raw = v.buf.subarray(v.pos + HEADER_SIZE, v.pos + nameEnd - 1);
     const name = raw.toString('utf8');
-    // Names are bytes; keep them when UTF-8 decoding would not give them back.
-    const rawName = name.length === raw.length || Buffer.from(name, 'utf8').equals(raw) ? undefined : Buffer.from(raw);
+    const rawName = rawUnlessUtf8(raw, name);
     s.advance(Math.min(headLen, s.buffered));
     if (name === TRAILER) {
       return { format, entries: count };
@@ -73,6 +73,7 @@ export async function* readArchive(s: ByteStream, locate: Locate): AsyncGenerato
       if ((await s.ensure(entry.size)) < entry.size) fail(`truncated symlink target (needs ${entry.size} bytes)`, s.offset, name);
       const t = s.take(entry.size);
       entry.target = t.toString('utf8');
+      entry.rawTarget = rawUnlessUtf8(t, entry.target);
       await s.skip(need - entry.size);
       yield { entry, rawName, offset: at, body: empty };
       continue;

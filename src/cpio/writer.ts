@@ -4,6 +4,8 @@ import { modeBitsOfType, type EntryType } from './entry.js';
 /** What the writer needs for one member. Data comes last so large files stream. */
 export interface WriteEntry {
   name: string;
+  /** The name's bytes, when they are not valid UTF-8 (`name` is then only for messages). */
+  rawName?: Buffer;
   type: EntryType;
   /** Permission bits including setuid/setgid/sticky; the type bits are added from `type`. */
   perm: number;
@@ -46,7 +48,7 @@ export async function* writeArchive(
     }
     yield formatHeader(
       {
-        name: e.name,
+        name: e.rawName ?? e.name,
         mode,
         uid: e.uid,
         gid: e.gid,

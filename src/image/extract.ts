@@ -5,7 +5,8 @@ import type { Entry } from '../cpio/entry.js';
 import { RdError, EXIT, locate } from '../errors.js';
 import { normalizeName, nameFilter } from './names.js';
 import { readImage, type ReadOptions } from './read.js';
-import { CREATE_FLAGS, lstatOrNull, SafeTree } from './safe-tree.js';
+import { joinBytes } from '../cpio/name-bytes.js';
+import { bytePath, CREATE_FLAGS, lstatOrNull, SafeTree } from './safe-tree.js';
 import type { Segment } from './segment.js';
 
 export interface ExtractOptions extends ReadOptions {
@@ -45,7 +46,7 @@ export function layoutName(segments: ReadonlyArray<Pick<Segment, 'compression'>>
 }
 
 interface DirFix {
-  path: string;
+  path: Buffer;
   mode: number;
   mtime: number;
 }
@@ -53,7 +54,7 @@ interface DirFix {
 /** Writes entries of one tree (one segment, or all of them with merged). */
 class TreeWriter {
   readonly tree: SafeTree;
-  private links = new Map<string, string>();
+  private links = new Map<string, Buffer>();
   private dirs: DirFix[] = [];
   files = 0;
   bytes = 0;
@@ -73,8 +74,10 @@ class TreeWriter {
     this.links.clear();
   }
 
-  async write(e: Entry, body: () => AsyncGenerator<Buffer, void, undefined>): Promise<void> {
-    const rel = normalizeName(e.name);
+  /** `rawName`: the stored name's bytes when they are not UTF-8; the entry is created under exactly those bytes. */
+  async write(e: Entry, body: () => AsyncGenerator<Buffer, void, undefined>, rawName?: Buffer): Promise<void> {
+    // Normalising the byte string works on bytes: "/" and "." are single bytes in UTF-8 and latin1 alike.
+    const rel = normalizeName(bytePath(e.name, rawName));
     const perm = e.mode & 0o7777;
     if (e.type === 'dir') {
       this.tree.makeDir(rel, e.name);
@@ -117,7 +120,7 @@ class TreeWriter {
       }
       case 'symlink':
         this.tree.clear(rel, e.name);
-        symlinkSync(e.target ?? '', p);
+        symlinkSync(e.rawTarget ?? Buffer.from(e.target ?? ''), p);
         if (this.owners) lchownSync(p, e.uid, e.gid);
         lutimesSync(p, e.mtime, e.mtime);
         return;
@@ -126,7 +129,7 @@ class TreeWriter {
     }
   }
 
-  private makeNode(e: Entry, rel: string, p: string): void {
+  private makeNode(e: Entry, rel: string, p: Buffer): void {
     const isDev = e.type === 'char' || e.type === 'block';
     if (e.type === 'socket') {
       this.warn(`skipped socket ${e.name}: sockets are created by the programs that listen on them`);
@@ -139,14 +142,18 @@ class TreeWriter {
       return;
     }
     this.tree.clear(rel, e.name);
-    // Node has no mknod(2); coreutils and busybox both ship mknod(1).
-    const args = e.type === 'fifo' ? [p, 'p'] : [p, e.type === 'char' ? 'c' : 'b', String(e.rdevMajor), String(e.rdevMinor)];
+    // Node has no mknod(2); coreutils and busybox both ship mknod(1). Its argument is text, so the node is
+    // made under a fixed name in the root and renamed to the stored name's exact bytes.
+    const made = join(this.tree.root, `.rdrescue-mknod-${process.pid}`);
+    const args = e.type === 'fifo' ? [made, 'p'] : [made, e.type === 'char' ? 'c' : 'b', String(e.rdevMajor), String(e.rdevMinor)];
+    rmSync(made, { force: true });
     const r = spawnSync('mknod', ['-m', (e.mode & 0o7777).toString(8), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
     if (r.error || r.status !== 0) {
       this.warn(`skipped ${e.type} ${e.name}: mknod failed: ${r.error?.message ?? r.stderr.toString().trim()}`);
       this.skipped++;
       return;
     }
+    renameSync(made, p);
     if (this.owners) lchownSync(p, e.uid, e.gid);
     chmodSync(p, e.mode & 0o7777);
     utimesSync(p, e.mtime, e.mtime);
@@ -217,7 +224,7 @@ export async function extractImage(image: string, dest: string, opts: ExtractOpt
       if (!match(ev.entry.name)) continue;
       report.entries++;
       try {
-        await writer!.write(ev.entry, ev.body);
+        await writer!.write(ev.entry, ev.body, ev.rawName);
       } catch (e) {
         locate(e, { file: image, segment: ev.segment.index, entry: ev.entry.name });
       }
@@ -242,11 +249,12 @@ export async function extractImage(image: string, dest: string, opts: ExtractOpt
  * included) is replaced rather than followed; a non-empty directory is never
  * deleted to make room.
  */
-function moveInto(from: string, to: string): void {
+function moveInto(from: string | Buffer, to: string | Buffer): void {
   mkdirSync(to, { recursive: true });
-  for (const name of readdirSync(from)) {
-    const src = join(from, name);
-    const dst = join(to, name);
+  // Names as bytes: a stored name that is not UTF-8 moves unchanged.
+  for (const name of readdirSync(from, { encoding: 'buffer' })) {
+    const src = joinBytes(from, name);
+    const dst = joinBytes(to, name);
     const d = lstatOrNull(dst);
     const s = lstatOrNull(src)!;
     if (d?.isDirectory() && s.isDirectory()) {
@@ -258,7 +266,7 @@ function moveInto(from: string, to: string): void {
       try {
         rmdirSync(dst);
       } catch {
-        throw new RdError(`cannot replace non-empty directory ${JSON.stringify(dst)} with ${JSON.stringify(name)}`, {}, EXIT.refused);
+        throw new RdError(`cannot replace non-empty directory ${JSON.stringify(dst.toString())} with ${JSON.stringify(name.toString())}`, {}, EXIT.refused);
       }
     } else if (d) unlinkSync(dst);
     renameSync(src, dst);

@@ -1,7 +1,7 @@
 import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, type Stats } from 'node:fs';
-import { join } from 'node:path';
 import type { EntryType } from '../cpio/entry.js';
 import type { WriteEntry } from '../cpio/writer.js';
+import { joinBytes, rawUnlessUtf8 } from '../cpio/name-bytes.js';
 import { RdError, EXIT } from '../errors.js';
 
 /** One thing to archive and the name it gets. */
@@ -17,10 +17,14 @@ export interface TreeItem {
   mtime: number;
   /** Bytes of a regular file. */
   size: number;
+  /** The name's bytes, when they are not valid UTF-8 (`name` is then lossy). */
+  rawName?: Buffer;
   /** Where a regular file's bytes are on the host. */
-  host?: string;
+  host?: string | Buffer;
   /** Symlink target. */
   target?: string;
+  /** The target's bytes, when they are not valid UTF-8. */
+  rawTarget?: Buffer;
   rdev?: { major: number; minor: number };
   /** Same key = same host inode: the names are stored as one hard-link group. */
   linkKey?: string;
@@ -33,11 +37,14 @@ export interface PackOptions {
   sourceDateEpoch?: number;
 }
 
-/** Describes the host object at `host` (never following a symlink) as an item named `name`. */
-export function itemOf(host: string, name: string, st: Stats = lstatHost(host)): TreeItem {
+/** Describes the host object at `host` (never following a symlink) as an item named `name` (bytes `rawName`). */
+export function itemOf(host: string | Buffer, name: string, st: Stats = lstatHost(host), rawName?: Buffer): TreeItem {
   const type = typeOfStats(st);
+  const link = type === 'symlink' ? readlinkSync(host, { encoding: 'buffer' }) : undefined;
+  const target = link?.toString('utf8');
   return {
     name,
+    rawName,
     type,
     perm: st.mode & 0o7777,
     uid: st.uid,
@@ -45,13 +52,14 @@ export function itemOf(host: string, name: string, st: Stats = lstatHost(host)):
     mtime: Math.max(0, Math.floor(st.mtimeMs / 1000)),
     size: type === 'file' ? st.size : 0,
     host,
-    target: type === 'symlink' ? readlinkSync(host) : undefined,
+    target,
+    rawTarget: link && rawUnlessUtf8(link, target!),
     rdev: type === 'char' || type === 'block' ? splitDev(st.rdev) : undefined,
     linkKey: type !== 'dir' && st.nlink > 1 ? `${st.dev}:${st.ino}` : undefined,
   };
 }
 
-function lstatHost(p: string): Stats {
+function lstatHost(p: string | Buffer): Stats {
   try {
     return lstatSync(p);
   } catch (e) {
@@ -68,13 +76,15 @@ function lstatHost(p: string): Stats {
  */
 export function scanTree(host: string, name: string): TreeItem[] {
   const items: TreeItem[] = [];
-  const visit = (h: string, n: string) => {
+  // Names as bytes all the way down: a directory whose name is not UTF-8 passes its bytes on to everything in it.
+  const visit = (h: string | Buffer, n: Buffer) => {
     const st = lstatHost(h);
-    items.push(itemOf(h, n, st));
+    const text = n.toString('utf8');
+    items.push(itemOf(h, text, st, rawUnlessUtf8(n, text)));
     if (!st.isDirectory()) return;
-    for (const child of readdirSync(h)) visit(join(h, child), n === '.' ? child : `${n}/${child}`);
+    for (const child of readdirSync(h, { encoding: 'buffer' })) visit(joinBytes(h, child), text === '.' ? child : joinBytes(n, child));
   };
-  visit(host, name);
+  visit(host, Buffer.from(name));
   return items;
 }
 
@@ -103,7 +113,8 @@ export function splitDev(rdev: number): { major: number; minor: number } {
   return { major: (((lo >>> 8) & 0xfff) | (hi & ~0xfff)) >>> 0, minor: ((lo & 0xff) | (((lo >>> 12) | (hi << 20)) & ~0xff)) >>> 0 };
 }
 
-export const compareNames = (a: string, b: string): number => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+/** The stored bytes of an item's name. */
+const nameBytes = (it: TreeItem): Buffer => it.rawName ?? Buffer.from(it.name, 'utf8');
 
 /** Bytes read per call: a small file in one read, a large one streamed. */
 const READ_CHUNK = 1 << 20;
@@ -115,7 +126,7 @@ const READ_CHUNK = 1 << 20;
  * like this). The file was a regular file when scanned; O_NOFOLLOW keeps a
  * symlink swapped in since then from being followed.
  */
-export function fileData(path: string): () => Iterable<Uint8Array> {
+export function fileData(path: string | Buffer): () => Iterable<Uint8Array> {
   return function* () {
     const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
     try {
@@ -145,9 +156,10 @@ export function fileData(path: string): () => Iterable<Uint8Array> {
  */
 export function writeEntriesOf(items: TreeItem[], opts: PackOptions = {}): WriteEntry[] {
   const sde = opts.sourceDateEpoch ?? envSourceDateEpoch();
-  const sorted = [...items].sort((a, b) => compareNames(a.name, b.name));
-  for (let i = 1; i < sorted.length; i++) {
-    if (sorted[i].name === sorted[i - 1].name) throw new RdError(`two sources for ${JSON.stringify(sorted[i].name)}`, {}, EXIT.usage);
+  const keyed = items.map((it) => ({ it, key: nameBytes(it) })).sort((a, b) => Buffer.compare(a.key, b.key));
+  const sorted = keyed.map((k) => k.it);
+  for (let i = 1; i < keyed.length; i++) {
+    if (keyed[i]!.key.equals(keyed[i - 1]!.key)) throw new RdError(`two sources for ${JSON.stringify(sorted[i].name)}`, {}, EXIT.usage);
   }
   // Hard-link groups: names sharing a host inode inside this set (links to outside it do not count).
   const groups = new Map<string, TreeItem[]>();
@@ -157,11 +169,14 @@ export function writeEntriesOf(items: TreeItem[], opts: PackOptions = {}): Write
     if (g) g.push(it);
     else groups.set(it.linkKey, [it]);
   }
+  // Keyed by the name's bytes as a latin1 string: two names that differ only in invalid bytes stay apart.
+  const bytesKey = (it: TreeItem) => nameBytes(it).toString('latin1');
   const subdirs = new Map<string, number>();
   for (const it of sorted) {
     if (it.type !== 'dir' || it.name === '.') continue;
-    const slash = it.name.lastIndexOf('/');
-    const parent = slash < 0 ? '.' : it.name.slice(0, slash);
+    const key = bytesKey(it);
+    const slash = key.lastIndexOf('/');
+    const parent = slash < 0 ? '.' : key.slice(0, slash);
     subdirs.set(parent, (subdirs.get(parent) ?? 0) + 1);
   }
   const groupIno = new Map<TreeItem[], number>();
@@ -177,7 +192,7 @@ export function writeEntriesOf(items: TreeItem[], opts: PackOptions = {}): Write
     let size = 0;
     let data: WriteEntry['data'];
     if (it.type === 'symlink') {
-      const t = Buffer.from(it.target ?? '', 'utf8');
+      const t = it.rawTarget ?? Buffer.from(it.target ?? '', 'utf8');
       size = t.length;
       data = () => [t];
     } else if (it.type === 'file' && (!linked || group[group.length - 1] === it) && it.size > 0) {
@@ -187,13 +202,14 @@ export function writeEntriesOf(items: TreeItem[], opts: PackOptions = {}): Write
     }
     return {
       name: it.name,
+      rawName: it.rawName,
       type: it.type,
       perm: it.perm,
       uid: opts.owner?.uid ?? it.uid,
       gid: opts.owner?.gid ?? it.gid,
       mtime: sde !== undefined && it.mtime > sde ? sde : it.mtime,
       ino: entryIno,
-      nlink: it.type === 'dir' ? 2 + (subdirs.get(it.name) ?? 0) : linked ? group.length : 1,
+      nlink: it.type === 'dir' ? 2 + (subdirs.get(bytesKey(it)) ?? 0) : linked ? group.length : 1,
       rdevMajor: it.rdev?.major,
       rdevMinor: it.rdev?.minor,
       size,
