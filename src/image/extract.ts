@@ -59,6 +59,8 @@ class TreeWriter {
   files = 0;
   bytes = 0;
   skipped = 0;
+  /** The mask open(2) applies to a new file's mode. */
+  private readonly umask = process.umask();
 
   constructor(
     root: string,
@@ -93,14 +95,17 @@ class TreeWriter {
       case 'file': {
         const key = e.nlink > 1 ? `${e.ino}:${e.devMajor}:${e.devMinor}:${e.mode}` : undefined;
         const first = key ? this.links.get(key) : undefined;
-        this.tree.clear(rel, e.name);
         let fd: number;
+        // Plain permission bits the umask keeps can be given at creation, saving a chmod per file.
+        // Special bits wait for fchmod: a chown after them would clear setuid and setgid.
+        let chmod = true;
         if (first !== undefined) {
           // Later names of a hard-link group join the first; newc puts the data on the last one.
-          linkSync(first, p);
+          this.create(rel, e.name, () => linkSync(first, p));
           fd = openSync(p, constants.O_WRONLY | constants.O_NOFOLLOW);
         } else {
-          fd = openSync(p, CREATE_FLAGS, 0o600);
+          chmod = perm > 0o777 || (perm & ~this.umask) !== perm;
+          fd = this.create(rel, e.name, () => openSync(p, CREATE_FLAGS, chmod ? 0o600 : perm));
           if (key) this.links.set(key, p);
         }
         try {
@@ -110,7 +115,7 @@ class TreeWriter {
             this.bytes += chunk.length;
           }
           if (this.owners) fchownSync(fd, e.uid, e.gid);
-          fchmodSync(fd, perm);
+          if (chmod) fchmodSync(fd, perm);
           futimesSync(fd, e.mtime, e.mtime);
         } finally {
           closeSync(fd);
@@ -119,13 +124,28 @@ class TreeWriter {
         return;
       }
       case 'symlink':
-        this.tree.clear(rel, e.name);
-        symlinkSync(e.rawTarget ?? Buffer.from(e.target ?? ''), p);
+        this.create(rel, e.name, () => symlinkSync(e.rawTarget ?? Buffer.from(e.target ?? ''), p));
         if (this.owners) lchownSync(p, e.uid, e.gid);
         lutimesSync(p, e.mtime, e.mtime);
         return;
       default:
         this.makeNode(e, rel, p);
+    }
+  }
+
+  /**
+   * Creates the last component of `rel` with `make`, which must fail with
+   * EEXIST rather than follow or reuse anything there (O_EXCL|O_NOFOLLOW,
+   * link, symlink). Whatever is in the way is cleared, then `make` runs again:
+   * one system call in the usual case, instead of a stat before every entry.
+   */
+  private create<T>(rel: string, name: string, make: () => T): T {
+    try {
+      return make();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      this.tree.clear(rel, name);
+      return make();
     }
   }
 
