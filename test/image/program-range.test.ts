@@ -54,7 +54,7 @@ function fakeDd(name: string, script: string): string {
   return dir;
 }
 
-t.test('each program-read member gets exactly its own byte range through dd', async (t) => {
+t.test('each program-read member is read from its own first byte through dd, and only up to its end', async (t) => {
   const log = join(work, 'dd.log');
   const dir = fakeDd('logging-dd', `[ "$1" = --version ] || echo "$@" >> ${log}\nexec /usr/bin/dd "$@"`);
   const r = rdrescue(['ls', image], { env: { ...process.env, PATH: `${dir}:${process.env.PATH}` } });
@@ -62,10 +62,12 @@ t.test('each program-read member gets exactly its own byte range through dd', as
   t.equal(r.stdout, expected, 'ls equals cpio -t of each segment');
   const calls = readFileSync(log, 'utf8');
   const range = (k: number) => `skip=${offsets[k]} count=${members[k].raw.length}`;
-  t.match(calls, range(1), 'xz: from its first byte to the end of its stream');
-  t.match(calls, range(3), 'xz with block sizes in its headers: the same');
-  t.match(calls, range(4), 'lzo: the whole lzop file');
-  if (!nativeZstd) t.match(calls, range(5), 'zstd (no node:zlib zstd here): the frame');
+  // xz --single-stream stops at its stream's end by itself, so it starts before the walk has found that end.
+  const from = (k: number) => `iflag=skip_bytes skip=${offsets[k]} status=none`;
+  t.match(calls, from(1), 'xz: from its first byte, stopping at the end of its stream');
+  t.match(calls, from(3), 'xz with block sizes in its headers: the same');
+  t.match(calls, range(4), 'lzo: exactly the lzop file');
+  if (!nativeZstd) t.match(calls, range(5), 'zstd (no node:zlib zstd here): exactly the frame');
   t.equal(rdrescue(['ls', '--no-native', image]).stdout, r.stdout, 'same listing from the built-in decoders');
 });
 
