@@ -143,9 +143,9 @@ export interface FileOrigin {
  * bytes, found by walking the format's framing. Its stdout goes to the sink.
  * Undefined when the program is not installed.
  *
- * When the member lies in a file, the program reads it itself through
- * `dd` once the walk has found the member's length (or at once, with
- * `stopsAtEnd`, for a program that stops at the member's end by itself). Feeding it from this
+ * When the member lies in a file, the program reads it itself through `dd`:
+ * once the walk has found the member's length, or at once with `stopsAtEnd`
+ * (a program that stops at the member's end by itself). Feeding it from this
  * process instead puts every step of the program in lockstep with our event
  * loop, and halves its speed (zstd: 0.35-0.5 s against 0.18 s for the
  * distribution image).
