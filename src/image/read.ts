@@ -114,6 +114,7 @@ export async function* readImage(path: string, opts: ReadOptions = {}): AsyncGen
           },
         });
         const memberLocate: Locate = (at) => ({ suffix: ` (at byte ${at} of the ${magic.compression} data starting at offset ${offset})` });
+        let complete = false;
         try {
           for (;;) {
             // Inside a member the kernel allows zero padding between archives and nothing else.
@@ -144,9 +145,12 @@ export async function* readImage(path: string, opts: ReadOptions = {}): AsyncGen
             archive++;
             seg.archives++;
           }
+          complete = true;
         } catch (e) {
-          await ahead.close();
           locate(e, where);
+        } finally {
+          // After an error, or for a consumer that stopped early: stop the decoder and any program it runs.
+          if (!complete) await ahead.close();
         }
         seg.uncompressedBytes = produced;
         budget.left -= produced;

@@ -3,12 +3,14 @@
 // members in one image each get exactly their own bytes, and a missing or
 // non-GNU dd falls back to feeding the program through a pipe.
 import t from 'tap';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nativeZstd } from '../../src/compression/zstd.js';
+import { readImage } from '../../src/image/read.js';
 import { rdrescue } from '../helpers/cli.js';
+import { recompressed } from '../helpers/real-images.js';
 import { archiveOf, compressWith, makeSampleTree, microcodeTree, padTo } from '../helpers/sample-tree.js';
 
 const work = mkdtempSync(join(tmpdir(), 'rdrescue-range-'));
@@ -91,4 +93,19 @@ t.test('corrupt data in a program-read member names the member and its offset', 
   t.equal(r.status, 3);
   t.match(r.stderr, `rdrescue: ${file}: segment 1: offset ${offsets[1]}: corrupt xz data in the member starting here: `);
   t.equal(r.stderr.trim().split('\n').length, 1, 'one line');
+});
+
+t.test('a consumer that stops early stops the decompressor program and its reader too', async (t) => {
+  // A member big enough that xz is still at work after the first entry (146 MB of cpio data). The pause
+  // lets the walk read the member to its end first, so only an explicit stop can end the program.
+  for await (const ev of readImage(recompressed('xz'))) {
+    if (ev.kind !== 'entry') continue;
+    await new Promise((r) => setTimeout(r, 500));
+    break;
+  }
+  const running = () => spawnSync('ps', ['--ppid', String(process.pid), '-o', 'comm=']).stdout.toString().split('\n').filter((c) => c === 'xz' || c === 'dd');
+  for (let i = 0; i < 40 && running().length; i++) await new Promise((r) => setTimeout(r, 50));
+  t.same(running(), [], 'no xz or dd left behind');
+  // Should the check fail, what was left behind must not keep this test process alive.
+  spawnSync('pkill', ['-KILL', '-P', String(process.pid), '-x', 'xz|dd']);
 });
