@@ -155,10 +155,20 @@ export function programFeed(program: string, args: string[], sink: OutputSink, o
   if (!path) return undefined;
   const dd = origin && gnuDd();
   if (!origin || !dd) return runProgram(path, args, sink);
+  /** dd copying the member from its first byte: `count` bytes, or to the end of the file. */
+  const reader = (count?: number) => [
+    dd,
+    `if=${origin.path}`,
+    'bs=1M',
+    count === undefined ? 'iflag=skip_bytes' : 'iflag=skip_bytes,count_bytes',
+    `skip=${origin.start}`,
+    ...(count === undefined ? [] : [`count=${count}`]),
+    'status=none',
+  ];
   if (stopsAtEnd) {
     // The program stops at its member's end by itself (xz --single-stream): it starts at once, reading
     // from the member's start on, while the walk finds where the member ends.
-    const run = runProgram(path, args, sink, [dd, `if=${origin.path}`, 'bs=1M', 'iflag=skip_bytes', `skip=${origin.start}`, 'status=none']);
+    const run = runProgram(path, args, sink, reader());
     return { write: async () => true, end: () => run.end(), close: () => run.close(), whole: true };
   }
   let length = 0;
@@ -169,7 +179,7 @@ export function programFeed(program: string, args: string[], sink: OutputSink, o
       return true;
     },
     end: () => {
-      run ??= runProgram(path, args, sink, [dd, `if=${origin.path}`, 'bs=1M', 'iflag=skip_bytes,count_bytes', `skip=${origin.start}`, `count=${length}`, 'status=none']);
+      run ??= runProgram(path, args, sink, reader(length));
       return run.end();
     },
     close: () => run?.close(),

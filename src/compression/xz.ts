@@ -297,13 +297,15 @@ export const encodeXz: Encoder = async function* (source, opts) {
 function blockCompressedSize(header: Buffer): number | undefined {
   if (!(header[1]! & 0x40)) return undefined;
   let p = 2;
-  let v = 0;
-  for (let i = 0; i < 9 && p < header.length - 4; i++) {
-    const b = header[p++]!;
-    v += (b & 0x7f) * 2 ** (7 * i);
-    if (!(b & 0x80)) return v;
+  const malformed = (): never => {
+    throw new FormatError('xz block header is malformed');
+  };
+  // A malformed field is left to the chunk walk and the xz program to report, with their offsets.
+  try {
+    return varint(() => (p < header.length - 4 ? header[p++]! : malformed()), malformed);
+  } catch {
+    return undefined;
   }
-  return undefined;
 }
 
 /** Pass one block's LZMA2 chunks on, up to the end marker, by their headers alone. */
