@@ -1,8 +1,9 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { accessSync, closeSync, constants, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { basename, delimiter, join } from 'node:path';
 import { FormatError, RdError } from '../errors.js';
-import { OutputGate, type OutputSink } from './sink.js';
+import { OUTPUT_CHUNK, OutputGate, type OutputSink } from './sink.js';
 import type { ByteSource } from './source.js';
 
 const found = new Map<string, string | undefined>();
@@ -203,25 +204,37 @@ function gnuDd(): string | undefined {
  * write() or, with `reader`, by that command's stdout (a pipe between the two
  * processes); no backpressure is needed on the input side: the program can
  * only run ahead by the input in flight, and the gate pauses its output.
+ *
+ * A program that reads its input itself writes into a fifo that this process
+ * reads synchronously into reused-size chunks. Reading the same bytes as
+ * stream events costs 3-4x the CPU (146 MB: 0.1-0.18 s against 0.03 s), and
+ * that CPU is taken from the decompressor (xz -T0 uses both cores). Blocking
+ * is safe only there: nothing this process must write to the program waits
+ * behind the read.
  */
 function runProgram(path: string, args: string[], sink: OutputSink, reader?: string[]): Feed {
   const program = basename(path);
   const input = reader && spawn(reader[0]!, reader.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-  const child = spawn(path, args, { stdio: [input ? input.stdout! : 'pipe', 'pipe', 'pipe'] });
-  // The program has its own copy of the pipe's read end; ours would only compete for the bytes.
+  const fifo = input ? openFifo() : undefined;
+  const child = spawn(path, args, { stdio: [input ? input.stdout! : 'pipe', fifo ? fifo.write : 'pipe', 'pipe'] });
+  // The program has its own copies of the pipe's ends; ours would only compete for the bytes or hold off EOF.
   input?.stdout!.destroy();
+  if (fifo) closeSync(fifo.write);
   const stderr: Buffer[] = [];
   let failure: unknown;
-  const gate = new OutputGate(sink, child.stdout!);
-  child.stdout!.on('data', (d: Buffer) => {
-    try {
-      sink.push(d);
-    } catch (e) {
-      failure ??= e;
-      child.kill();
-    }
-    gate.check();
-  });
+  let gate: OutputGate | undefined;
+  if (!fifo) {
+    gate = new OutputGate(sink, child.stdout!);
+    child.stdout!.on('data', (d: Buffer) => {
+      try {
+        sink.push(d);
+      } catch (e) {
+        failure ??= e;
+        child.kill();
+      }
+      gate!.check();
+    });
+  }
   child.stderr!.on('data', (d: Buffer) => stderr.push(d));
   child.stdin?.on('error', (e) => {
     failure ??= e;
@@ -253,9 +266,37 @@ function runProgram(path: string, args: string[], sink: OutputSink, reader?: str
     const msg = last.replace(/^(\S*\/)?(zstd|xz|lz4|lzop): /, '').replace(/^(\(stdin\)|\/\*stdin\*\\|<stdin>|stdin) ?: ?/, '');
     return new Error(msg || ((failure as Error | undefined)?.message ?? `${program} failed`));
   };
+  /**
+   * Reads the fifo until a chunk is ready for the consumer (true) or the
+   * program has closed it (false). Without `wait`, stops where a read would
+   * block. Reads fill one OUTPUT_CHUNK buffer at a time: a pipe read returns
+   * at most 64 KiB, and a buffer per read would cost an allocation each.
+   */
+  let eof = false;
+  let chunk = Buffer.allocUnsafe(OUTPUT_CHUNK);
+  let filled = 0;
+  const pull = (wait: boolean): boolean => {
+    while (!eof && !sink.ready) {
+      const n = readFifo(wait ? fifo!.read : fifo!.poll, chunk, filled);
+      if (n === undefined) return false;
+      filled += n;
+      if (n === 0) eof = true;
+      if (filled === chunk.length || (eof && filled > 0)) {
+        sink.push(chunk.subarray(0, filled));
+        chunk = Buffer.allocUnsafe(OUTPUT_CHUNK);
+        filled = 0;
+      }
+    }
+    return !eof;
+  };
   return {
     write: async (parts) => {
       if (failure) throw fail();
+      if (fifo) {
+        // The program reads its input itself: meanwhile, take the output it has made, so it need not wait.
+        pull(false);
+        return true;
+      }
       const stdin = child.stdin!;
       let more = true;
       stdin.cork();
@@ -266,7 +307,7 @@ function runProgram(path: string, args: string[], sink: OutputSink, reader?: str
         let drained!: () => void;
         const drain = new Promise<void>((r) => (drained = r));
         stdin.once('drain', drained);
-        await Promise.race([drain, gate.whenOutput()]);
+        await Promise.race([drain, gate!.whenOutput()]);
         stdin.off('drain', drained);
       }
       if (failure) throw fail();
@@ -274,16 +315,79 @@ function runProgram(path: string, args: string[], sink: OutputSink, reader?: str
     },
     end: async () => {
       if (child.stdin && !child.stdin.writableEnded) child.stdin.end();
-      const code = await Promise.race([exited, gate.whenOutput().then(() => 'output' as const)]);
+      if (fifo && !eof) {
+        // Chunks go out as they fill; past the consumer's reach the program blocks on the full fifo.
+        if (pull(true)) return false;
+        fifo.close();
+      }
+      const code = gate ? await Promise.race([exited, gate.whenOutput().then(() => 'output' as const)]) : await exited;
       if (code === 'output') return false;
       if (failure || code !== 0) throw fail();
       return true;
     },
     close: () => {
+      fifo?.close();
       if (child.exitCode === null) child.kill();
       if (input && input.exitCode === null) input.kill();
     },
   };
+}
+
+/** A pipe's read end twice (blocking, and not) and its write end, for a child's stdout. */
+interface Fifo {
+  read: number;
+  poll: number;
+  write: number;
+  close(): void;
+}
+
+let mkfifo: string | undefined | null = null;
+
+/**
+ * Node has no pipe(2) to hand a child and read synchronously (a spawned
+ * child's 'pipe' is a non-blocking socket), so a fifo is made with mkfifo(1)
+ * in a private directory and unlinked at once. Undefined when that fails.
+ */
+function openFifo(): Fifo | undefined {
+  if (mkfifo === null) mkfifo = findProgram('mkfifo');
+  if (!mkfifo) return undefined;
+  let dir: string | undefined;
+  try {
+    dir = mkdtempSync(join(tmpdir(), 'rdrescue-fifo-'));
+    const at = join(dir, 'out');
+    if (spawnSync(mkfifo, ['-m', '600', at], { stdio: 'ignore' }).status !== 0) return undefined;
+    // Opening a fifo blocks until the other end is open, except a non-blocking read end; the write end
+    // then opens at once, and a blocking read end too, as a writer exists.
+    const poll = openSync(at, constants.O_RDONLY | constants.O_NONBLOCK);
+    const write = openSync(at, constants.O_WRONLY);
+    const read = openSync(at, constants.O_RDONLY);
+    let open = true;
+    return {
+      read,
+      poll,
+      write,
+      close: () => {
+        if (!open) return;
+        open = false;
+        closeSync(read);
+        closeSync(poll);
+      },
+    };
+  } catch {
+    return undefined;
+  } finally {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Reads into buf at `at`: the byte count, 0 at the fifo's end, undefined when a non-blocking read would block. */
+function readFifo(fd: number, buf: Buffer, at: number): number | undefined {
+  try {
+    return readSync(fd, buf, at, buf.length - at, null);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EAGAIN') return undefined;
+    throw e;
+  }
 }
 
 /** Compressed bytes handed to a program per write. */

@@ -4,7 +4,7 @@
 // non-GNU dd falls back to feeding the program through a pipe.
 import t from 'tap';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nativeZstd } from '../../src/compression/zstd.js';
@@ -81,6 +81,32 @@ t.test('without GNU dd the program is fed through a pipe, with the same result',
   t.equal(r.status, 0, r.stderr);
   t.equal(r.stdout, expected);
   t.notOk(existsSync(log), 'the non-GNU dd was never asked to copy');
+});
+
+t.test('a program that reads its member itself writes into a fifo read here; without mkfifo, into its stdout pipe', async (t) => {
+  const tmp = join(work, 'tmp');
+  mkdirSync(tmp);
+  const log = join(work, 'mkfifo.log');
+  const logging = join(work, 'logging-mkfifo');
+  const failing = join(work, 'failing-mkfifo');
+  for (const [dir, body] of [
+    [logging, `echo "$@" >> ${log}\nexec /usr/bin/mkfifo "$@"`],
+    [failing, 'exit 1'],
+  ]) {
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'mkfifo'), `#!/bin/sh\n${body}\n`);
+    chmodSync(join(dir, 'mkfifo'), 0o755);
+  }
+  const env = (dir: string) => ({ env: { ...process.env, TMPDIR: tmp, PATH: `${dir}:${process.env.PATH}` } });
+  const viaFifo = rdrescue(['ls', image], env(logging));
+  t.equal(viaFifo.status, 0, viaFifo.stderr);
+  t.equal(viaFifo.stdout, expected);
+  // One fifo per program-read member: xz, multi-block xz, lzo (and zstd without node:zlib's).
+  t.equal(readFileSync(log, 'utf8').trim().split('\n').length, nativeZstd ? 3 : 4, 'a fifo for each program');
+  const viaPipe = rdrescue(['ls', image], env(failing));
+  t.equal(viaPipe.status, 0, viaPipe.stderr);
+  t.equal(viaPipe.stdout, expected, 'the same listing through the stdout pipe');
+  t.same(readdirSync(tmp), [], 'no fifo or directory left behind in TMPDIR');
 });
 
 t.test('corrupt data in a program-read member names the member and its offset', async (t) => {
