@@ -3,6 +3,7 @@ import { FormatError } from '../errors.js';
 import { crc32 } from './checksum.js';
 import { OUTPUT_CHUNK, OutputSink } from './sink.js';
 import { ByteSource } from './source.js';
+import { inflateParallel, parallelWorthwhile } from './inflate-parallel.js';
 import type { Decoder, Encoder } from './types.js';
 import { pumpUntilEnd, ZlibDriver } from './zlib-stream.js';
 
@@ -17,7 +18,7 @@ const SLICE = 256 * 1024;
 /**
  * One gzip member: the header is parsed here (the kernel's gunzip only knows
  * FNAME; FEXTRA/FCOMMENT/FHCRC are accepted too), node:zlib inflates the raw
- * deflate data, then the trailer's CRC-32 and ISIZE are checked (the kernel
+ * deflate data (a large member on two cores, see inflate-parallel.ts), then the trailer's CRC-32 and ISIZE are checked (the kernel
  * skips them; a mismatch still means the image is damaged).
  */
 export const decodeGzip: Decoder = async function* (input, opts) {
@@ -48,12 +49,19 @@ export const decodeGzip: Decoder = async function* (input, opts) {
     src.skip(2);
   }
   let crc = 0;
-  const driver = new ZlibDriver(zlib.createInflateRaw({ chunkSize: OUTPUT_CHUNK }), sink, (d) => {
-    crc = crc32(d, crc);
-  });
   const corrupt = (e: unknown, at: number) => new FormatError(`corrupt gzip data: ${(e as Error).message}`, { offset: at });
-  yield* pumpUntilEnd(src, driver, sink, SLICE, corrupt);
-  yield* sink.drain();
+  if (await parallelWorthwhile(src)) {
+    for await (const d of inflateParallel(src, sink, { slice: SLICE, maxOutput: opts.maxOutput, corrupt })) {
+      crc = crc32(d, crc);
+      yield d;
+    }
+  } else {
+    const driver = new ZlibDriver(zlib.createInflateRaw({ chunkSize: OUTPUT_CHUNK }), sink, (d) => {
+      crc = crc32(d, crc);
+    });
+    yield* pumpUntilEnd(src, driver, sink, SLICE, corrupt);
+    yield* sink.drain();
+  }
   await src.need(8);
   const trailerAt = src.offset;
   const t = src.take(8);
