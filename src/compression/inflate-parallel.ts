@@ -200,14 +200,19 @@ export async function* inflateParallel(src: ByteSource, sink: OutputSink, opts: 
   };
   const plan = async (start: number): Promise<Chunk> => {
     const k = Math.floor(start / 8);
-    const full = await ensure(k + 2 * chunk + MAX_HEADER_BYTES);
-    const { buf, base } = view();
-    const head = noopHead(start % 8, buf[k - base]!);
-    if (!full) return { start, head, body: buf.subarray(k + 1 - base) };
-    const e = findBlockStart(buf, (k + chunk - base) * 8, (k + 2 * chunk - base) * 8);
-    if (e < 0) return { start, head, body: Buffer.alloc(0), stream: true };
-    const ke = e >>> 3;
-    return { start, end: base * 8 + e, head, body: buf.subarray(k + 1 - base, ke), tail: finalTail(e & 7, buf[ke]!) };
+    // Stored stretches (incompressible data) have no header to find: look further, up to a few chunks.
+    for (let from = chunk; ; from *= 2) {
+      const full = await ensure(k + 2 * from + MAX_HEADER_BYTES);
+      const { buf, base } = view();
+      const head = noopHead(start % 8, buf[k - base]!);
+      if (!full) return { start, head, body: buf.subarray(k + 1 - base) };
+      const e = findBlockStart(buf, (k + from - base) * 8, (k + 2 * from - base) * 8);
+      if (e >= 0) {
+        const ke = e >>> 3;
+        return { start, end: base * 8 + e, head, body: buf.subarray(k + 1 - base, ke), tail: finalTail(e & 7, buf[ke]!) };
+      }
+      if (from >= 4 * chunk) return { start, head, body: Buffer.alloc(0), stream: true };
+    }
   };
 
   const pending: Chunk[] = [];
