@@ -18,7 +18,7 @@ export function register(program: Command): void {
       const opts = { patterns, native: o.native, maxOutput: o.maxOutput ? intOption('--max-output', o.maxOutput) : undefined };
       if (o.json) {
         const all = [];
-        for await (const { entry, segment } of listImage(file, opts)) all.push(toListed(entry, segment));
+        for await (const { entry, segment, rawName } of listImage(file, opts)) all.push(toListed(entry, segment, rawName));
         printJson(all);
         return;
       }
@@ -31,7 +31,7 @@ export function register(program: Command): void {
         bytes = 0;
       };
       for await (const { entry, rawName } of listImage(file, opts)) {
-        const line = o.long ? Buffer.from(longLine(entry) + '\n') : Buffer.concat([rawName ?? Buffer.from(entry.name), NL]);
+        const line = o.long ? longLine(entry, rawName) : Buffer.concat([rawName ?? Buffer.from(entry.name), NL]);
         pending.push(line);
         bytes += line.length;
         if (bytes > 1 << 16) flush();

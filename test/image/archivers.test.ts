@@ -3,7 +3,7 @@
 // extract` must give the tree `cpio -idm` gives.
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { extractImage } from '../../src/image/extract.js';
@@ -47,6 +47,40 @@ for (const [label, make] of archivers) {
     t.equal(ours.get('usr/bin/ls')?.linkGroup, ours.get('usr/bin/sh')?.linkGroup, 'hard links restored');
   });
 }
+
+t.test('ls -l agrees with cpio -tvn, and ls --json with the tree cpio -idm gives', async (t) => {
+  const img = join(work, 'long.cpio');
+  writeFileSync(img, gnuCpio(src));
+  // mode, links, owner, group, size or "major, minor", name (and link target); dates are printed differently.
+  const fields = (line: string, date: RegExp) => {
+    const m = new RegExp(`^(\\S+)\\s+(\\d+)\\s+(\\d+)\\s+(\\d+)\\s+(\\d+,\\s+\\d+|\\d+)\\s+${date.source}\\s(.*)$`).exec(line);
+    return m ? [...m.slice(1, 5), m[5]!.replace(/,\s+/, ', '), m[6]] : [`unparsed: ${line}`];
+  };
+  const lines = (out: string) => out.trimEnd().split('\n');
+  const theirs = lines(execFileSync('cpio', ['-tvn', '--quiet'], { input: gnuCpio(src) }).toString()).map((l) => fields(l, /\w{3}\s+\d+\s+\S+/));
+  const long = rdrescue(['ls', '-l', img]);
+  t.equal(long.status, 0, long.stderr);
+  t.same(lines(long.stdout).map((l) => fields(l, /\d{4}-\d\d-\d\d \d\d:\d\d/)), theirs);
+
+  const tree = join(work, 'long-oracle');
+  gnuExtract(gnuCpio(src), tree);
+  const json = rdrescue(['ls', '--json', img]);
+  t.equal(json.status, 0, json.stderr);
+  const entries = JSON.parse(json.stdout) as Array<Record<string, unknown>>;
+  t.equal(entries.length, theirs.length, 'one object per entry');
+  const named = entries.filter((e) => e.name !== '.');
+  // newc stores a hard-linked file's data (and size) with the last of its names only.
+  const lastName = new Map(named.map((e) => [lstatSync(join(tree, e.name as string)).ino, e.name]));
+  for (const e of named) {
+    const st = lstatSync(join(tree, e.name as string));
+    const want: Record<string, unknown> = { segment: 0, name: e.name, mode: st.mode, uid: st.uid, gid: st.gid, nlink: st.isDirectory() ? e.nlink : st.nlink };
+    // cpio -idm restores the mtimes of files only; newc stores no size for directories, devices and fifos.
+    if (st.isFile()) Object.assign(want, { mtime: st.mtime.getTime() / 1000, size: lastName.get(st.ino) === e.name ? st.size : 0 });
+    if (st.isSymbolicLink()) Object.assign(want, { target: readlinkSync(join(tree, e.name as string)), size: st.size });
+    if (st.isCharacterDevice() || st.isBlockDevice()) want.rdev = [Math.floor(st.rdev / 256) & 0xfff, (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00)];
+    t.has(e, want, e.name as string);
+  }
+});
 
 t.test('crc checksum mismatch is an error naming the entry', async (t) => {
   const buf = gnuCpio(src, 'crc');

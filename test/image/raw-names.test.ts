@@ -35,6 +35,26 @@ t.test('ls prints the stored bytes of every name', async (t) => {
   t.same(r.stdoutBuf, execFileSync('cpio', ['-t', '--quiet'], { input: gnuCpio(root) }));
 });
 
+t.test('ls -l prints the stored bytes of names and link targets; --json adds them as base64', async (t) => {
+  const long = rdrescue(['ls', '-l', image]);
+  t.equal(long.status, 0, long.stderr);
+  const lines = long.stdoutBuf.toString('latin1').split('\n');
+  const latin1 = (x: Buffer) => x.toString('latin1');
+  t.ok(lines.some((l) => l.endsWith(` ${latin1(b('link-', [0xe0], ' -> caf', [0xe9]))}`)), 'a latin1 link and its latin1 target, byte for byte');
+  t.ok(lines.some((l) => l.endsWith(` ${latin1(b('caf', [0xe9], '/menu', [0xff]))}`)), 'a latin1 path');
+  t.notOk(long.stdoutBuf.includes(Buffer.from('\uFFFD')), 'no replacement character anywhere');
+  const json = rdrescue(['ls', '--json', image]);
+  t.equal(json.status, 0, json.stderr);
+  const entries = JSON.parse(json.stdout) as Array<{ name: string; nameBase64?: string; target?: string; targetBase64?: string }>;
+  const link = entries.find((e) => e.nameBase64 && Buffer.from(e.nameBase64, 'base64').equals(b('link-', [0xe0])));
+  t.ok(link, 'the link is found by its stored bytes');
+  t.same(Buffer.from(link?.targetBase64 ?? '', 'base64'), b('caf', [0xe9]), 'its target bytes');
+  const utf8 = entries.find((e) => e.name === 'plain-utf8-é');
+  t.ok(utf8, 'a valid UTF-8 name is plain text');
+  t.equal(utf8?.nameBase64, undefined, 'with no base64 beside it');
+  t.equal(entries.filter((e) => e.nameBase64).length, 4, 'base64 for the four names that are not UTF-8, and only them');
+});
+
 t.test('extract creates names and link targets byte for byte, as GNU cpio does', async (t) => {
   const ours = join(work, 'ours');
   const r = rdrescue(['extract', image, ours]);
