@@ -1,12 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { closeSync, constants, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lutimesSync, mkdirSync, openSync, renameSync, rmSync, unlinkSync, symlinkSync, writeSync, chmodSync, utimesSync, readdirSync, rmdirSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, renameSync, rmSync, unlinkSync, symlinkSync, writeSync, chmodSync, utimesSync, readdirSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Entry } from '../cpio/entry.js';
 import { RdError, EXIT, locate } from '../errors.js';
 import { normalizeName, nameFilter } from './names.js';
 import { readImage, type ReadOptions } from './read.js';
 import { joinBytes } from '../cpio/name-bytes.js';
-import { bytePath, CREATE_FLAGS, lstatOrNull, SafeTree } from './safe-tree.js';
+import { bytePath, CREATE_FLAGS, SafeTree } from './safe-tree.js';
 import type { Segment } from './segment.js';
 
 export interface ExtractOptions extends ReadOptions {
@@ -275,8 +275,8 @@ function moveInto(from: string | Buffer, to: string | Buffer): void {
   for (const name of readdirSync(from, { encoding: 'buffer' })) {
     const src = joinBytes(from, name);
     const dst = joinBytes(to, name);
-    const d = lstatOrNull(dst);
-    const s = lstatOrNull(src)!;
+    const d = lstatSync(dst, { throwIfNoEntry: false });
+    const s = lstatSync(src);
     if (d?.isDirectory() && s.isDirectory()) {
       moveInto(src, dst);
       rmdirSync(src);
@@ -292,7 +292,7 @@ function moveInto(from: string | Buffer, to: string | Buffer): void {
     renameSync(src, dst);
   }
   // The staged directory carries the archive's own metadata for it (the "." entry at the top).
-  const meta = lstatOrNull(from)!;
+  const meta = lstatSync(from);
   lchownSync(to, meta.uid, meta.gid);
   chmodSync(to, meta.mode & 0o7777);
   utimesSync(to, meta.atime, meta.mtime);

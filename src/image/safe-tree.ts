@@ -1,4 +1,4 @@
-import { constants, lstatSync, mkdirSync, rmdirSync, unlinkSync, type Stats } from 'node:fs';
+import { constants, lstatSync, mkdirSync, rmdirSync, unlinkSync } from 'node:fs';
 import { joinBytes } from '../cpio/name-bytes.js';
 import { RdError, EXIT } from '../errors.js';
 
@@ -46,7 +46,7 @@ export class SafeTree {
     const slash = rel.lastIndexOf('/');
     if (slash >= 0) this.ensureDir(rel.slice(0, slash), name);
     const p = this.abs(rel);
-    const st = lstatOrNull(p);
+    const st = lstatSync(p, { throwIfNoEntry: false });
     if (!st) mkdirSync(p, 0o755);
     else if (st.isSymbolicLink()) {
       throw new RdError(`refusing to extract ${JSON.stringify(name)}: its parent ${show(rel)} is a symlink (would write outside the destination)`, {}, EXIT.refused);
@@ -63,7 +63,7 @@ export class SafeTree {
    */
   clear(rel: BytePath, name: string): void {
     const p = this.abs(rel);
-    const st = lstatOrNull(p);
+    const st = lstatSync(p, { throwIfNoEntry: false });
     if (!st) return;
     if (st.isDirectory()) {
       try {
@@ -80,7 +80,7 @@ export class SafeTree {
     if (rel === '') return false;
     this.ensureParents(rel, name);
     const p = this.abs(rel);
-    const st = lstatOrNull(p);
+    const st = lstatSync(p, { throwIfNoEntry: false });
     if (st?.isDirectory()) {
       this.knownDirs.add(rel);
       return false;
@@ -93,15 +93,6 @@ export class SafeTree {
 
   private forget(rel: BytePath): void {
     for (const d of this.knownDirs) if (d === rel || d.startsWith(rel + '/')) this.knownDirs.delete(d);
-  }
-}
-
-export function lstatOrNull(p: string | Buffer): Stats | null {
-  try {
-    return lstatSync(p);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw e;
   }
 }
 

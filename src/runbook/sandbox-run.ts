@@ -1,4 +1,4 @@
-import { readFileSync, type Stats } from 'node:fs';
+import { lstatSync, readFileSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { openOverlayView, type OverlayChange } from '../sandbox/overlay-view.js';
 import { UNDO_DIR } from '../rescue/journal.js';
@@ -6,7 +6,6 @@ import { unifiedDiff } from '../write/unified-diff.js';
 import type { Runbook } from './load.js';
 import { planRunbook, runRunbook, type RunbookReport } from './runner.js';
 import { octal } from './file-plan.js';
-import { lstatIfAny } from './target-path.js';
 
 /**
  * `rdrescue run RUNBOOK --sandbox`: the runbook applied to a copy-on-write
@@ -44,8 +43,8 @@ function redact(path: string, text: string): string {
 
 function describe(c: OverlayChange, view: string, lower: string): SandboxFileChange {
   const out: SandboxFileChange = { ...c, notes: [] };
-  const a = c.change === 'added' ? undefined : lstatIfAny(join(lower, c.path));
-  const b = c.change === 'deleted' ? undefined : lstatIfAny(join(view, c.path));
+  const a = c.change === 'added' ? undefined : lstatSync(join(lower, c.path), { throwIfNoEntry: false });
+  const b = c.change === 'deleted' ? undefined : lstatSync(join(view, c.path), { throwIfNoEntry: false });
   if (a && b && ((a.mode & 0o7777) !== (b.mode & 0o7777) || a.uid !== b.uid || a.gid !== b.gid)) out.notes.push(`mode ${octal(a.mode)} -> ${octal(b.mode)}, owner ${a.uid}:${a.gid} -> ${b.uid}:${b.gid}`);
   else if (b && !a) out.notes.push(`mode ${octal(b.mode)}, owner ${b.uid}:${b.gid}`);
   if (c.type !== 'file') return out;

@@ -1,11 +1,11 @@
-import { readFileSync, type Stats } from 'node:fs';
+import { lstatSync, readFileSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { RdError, EXIT } from '../errors.js';
 import type { FileChange } from '../rescue/plan.js';
 import { remountIfReadOnly } from '../rescue/relabel.js';
 import { targetUser } from './accounts.js';
 import { octal, type FilePlan, type MetaChange } from './file-plan.js';
-import { lstatIfAny, resolveWithinTarget } from './target-path.js';
+import { resolveWithinTarget } from './target-path.js';
 
 /**
  * The runbook's `ssh-key` step: append a public key to ~USER/.ssh/authorized_keys
@@ -50,13 +50,13 @@ export function planSshKey(root: string, o: SshKeyOptions): FilePlan {
   if (!u) throw new RdError(`ssh-key: unknown user ${JSON.stringify(o.user)}: not in the target's /etc/passwd`, {}, EXIT.badInput);
   if (!u.home.startsWith('/')) throw new RdError(`ssh-key: ${o.user} has no home directory in /etc/passwd`, {}, EXIT.badInput);
   const home = resolveWithinTarget(root, u.home);
-  if (!lstatIfAny(join(root, home.inner))?.isDirectory()) throw new RdError(`ssh-key: the home directory ${u.home} of ${o.user} does not exist in the target`, {}, EXIT.badInput);
+  if (!lstatSync(join(root, home.inner), { throwIfNoEntry: false })?.isDirectory()) throw new RdError(`ssh-key: the home directory ${u.home} of ${o.user} does not exist in the target`, {}, EXIT.badInput);
   const dir = `${home.inner === '/' ? '' : home.inner}/.ssh`;
   const file = `${dir}/authorized_keys`;
-  const dst = lstatIfAny(join(root, dir));
+  const dst = lstatSync(join(root, dir), { throwIfNoEntry: false });
   refuseLink(dst, dir);
   if (dst && !dst.isDirectory()) throw new RdError(`${dir} exists and is not a directory`, {}, EXIT.badInput);
-  const fst = dst ? lstatIfAny(join(root, file)) : undefined;
+  const fst = dst ? lstatSync(join(root, file), { throwIfNoEntry: false }) : undefined;
   refuseLink(fst, file);
   if (fst && !fst.isFile()) throw new RdError(`${file} exists and is not a regular file`, {}, EXIT.badInput);
   const own = { uid: u.uid, gid: u.gid };

@@ -1,4 +1,3 @@
-import { lstatSync, type Stats } from 'node:fs';
 import { RdError, EXIT } from '../errors.js';
 import { walkInRoot } from '../rescue/target.js';
 
@@ -26,7 +25,3 @@ export function resolveWithinTarget(root: string, path: string, followLast = tru
   return { inner: `/${w.parts.join('/')}`, links: w.links };
 }
 
-/** lstat, or undefined when nothing is there. */
-export function lstatIfAny(hostPath: string): Stats | undefined {
-  return lstatSync(hostPath, { throwIfNoEntry: false });
-}

@@ -1,11 +1,11 @@
-import { readFileSync } from 'node:fs';
+import { lstatSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { RdError, EXIT } from '../errors.js';
 import type { FileChange } from '../rescue/plan.js';
 import { remountIfReadOnly } from '../rescue/relabel.js';
 import { resolveOwner } from './accounts.js';
 import { octal, type FilePlan, type MetaChange } from './file-plan.js';
-import { lstatIfAny, resolveWithinTarget } from './target-path.js';
+import { resolveWithinTarget } from './target-path.js';
 
 /** The runbook's `write` step: a whole file with content, mode and owner, the old one kept as PATH.rdrescue.bak. */
 export interface WriteFileOptions {
@@ -24,9 +24,9 @@ export const WRITE_BACKUP_SUFFIX = '.rdrescue.bak';
 export function planWriteFile(root: string, o: WriteFileOptions): FilePlan {
   const r = resolveWithinTarget(root, o.path);
   const host = join(root, r.inner);
-  const st = lstatIfAny(host);
+  const st = lstatSync(host, { throwIfNoEntry: false });
   if (st && !st.isFile()) throw new RdError(`${o.path} is ${st.isDirectory() ? 'a directory' : 'not a regular file'} in the target; write replaces regular files only`, {}, EXIT.badInput);
-  const parent = lstatIfAny(dirname(host));
+  const parent = lstatSync(dirname(host), { throwIfNoEntry: false });
   if (!parent?.isDirectory()) throw new RdError(`the directory ${dirname(r.inner)} does not exist in the target; write does not create directories`, {}, EXIT.badInput);
   const before = st ? readFileSync(host) : null;
   const after = Buffer.from(o.content, 'utf8');
