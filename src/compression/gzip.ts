@@ -18,8 +18,9 @@ const SLICE = 256 * 1024;
 /**
  * One gzip member: the header is parsed here (the kernel's gunzip only knows
  * FNAME; FEXTRA/FCOMMENT/FHCRC are accepted too), node:zlib inflates the raw
- * deflate data (a large member on two cores, see inflate-parallel.ts), then the trailer's CRC-32 and ISIZE are checked (the kernel
- * skips them; a mismatch still means the image is damaged).
+ * deflate data (a large member on two cores: inflate-parallel.ts), then the
+ * trailer's CRC-32 and ISIZE are checked (the kernel skips them; a mismatch
+ * still means the image is damaged).
  */
 export const decodeGzip: Decoder = async function* (input, opts) {
   const src = new ByteSource(input, 'gzip');
@@ -49,24 +50,23 @@ export const decodeGzip: Decoder = async function* (input, opts) {
     src.skip(2);
   }
   let crc = 0;
+  const onData = (d: Buffer) => {
+    crc = crc32(d, crc);
+  };
   const corrupt = (e: unknown, at: number) => new FormatError(`corrupt gzip data: ${(e as Error).message}`, { offset: at });
+  let trailer: Buffer;
+  let trailerAt: number;
   if (await parallelWorthwhile(src)) {
-    for await (const d of inflateParallel(src, sink, { slice: SLICE, maxOutput: opts.maxOutput, corrupt })) {
-      crc = crc32(d, crc);
-      yield d;
-    }
+    ({ bytes: trailer, at: trailerAt } = yield* inflateParallel(src, input, sink, { slice: SLICE, maxOutput: opts.maxOutput, corrupt, onData }));
   } else {
-    const driver = new ZlibDriver(zlib.createInflateRaw({ chunkSize: OUTPUT_CHUNK }), sink, (d) => {
-      crc = crc32(d, crc);
-    });
-    yield* pumpUntilEnd(src, driver, sink, SLICE, corrupt);
+    yield* pumpUntilEnd(src, new ZlibDriver(zlib.createInflateRaw({ chunkSize: OUTPUT_CHUNK }), sink, onData), sink, SLICE, corrupt);
     yield* sink.drain();
+    await src.need(8);
+    trailerAt = src.offset;
+    trailer = src.take(8);
   }
-  await src.need(8);
-  const trailerAt = src.offset;
-  const t = src.take(8);
-  if (t.readUInt32LE(0) !== crc) throw new FormatError('gzip CRC-32 mismatch (corrupt data)', { offset: trailerAt });
-  if (t.readUInt32LE(4) !== sink.total % 2 ** 32) throw new FormatError('gzip ISIZE mismatch (corrupt data)', { offset: trailerAt + 4 });
+  if (trailer.readUInt32LE(0) !== crc) throw new FormatError('gzip CRC-32 mismatch (corrupt data)', { offset: trailerAt });
+  if (trailer.readUInt32LE(4) !== sink.total % 2 ** 32) throw new FormatError('gzip ISIZE mismatch (corrupt data)', { offset: trailerAt + 4 });
   src.finish();
 };
 

@@ -1,8 +1,9 @@
 import zlib from 'node:zlib';
-import type { FormatError } from '../errors.js';
+import { FormatError } from '../errors.js';
 import { finalTail, findBlockStart, MAX_HEADER_BYTES, noopHead } from './deflate-boundary.js';
 import { OUTPUT_CHUNK, type OutputSink } from './sink.js';
-import type { ByteSource } from './source.js';
+import { ByteSource } from './source.js';
+import type { MemberInput } from './types.js';
 import { pumpUntilEnd, ZlibDriver } from './zlib-stream.js';
 
 /** Deflate's window: no copy reaches further back. */
@@ -13,6 +14,8 @@ const FAKE_WINDOW = Buffer.alloc(WINDOW);
 const JOB_CAP = 64 * 2 ** 20;
 /** Output buffer of a chunk job: large, so zlib's thread comes back to the main thread rarely. */
 const JOB_OUT = 2 * 2 ** 20;
+/** Compressed bytes scanned for a block start before reading on. */
+const SCAN_STEP = 256 * 1024;
 /** First compressed length re-decoded with the real window; grows fourfold until the outputs agree. */
 const FIX_FIRST = 64 * 1024;
 
@@ -46,13 +49,78 @@ interface Chunk {
   end?: number;
   /** noopHead(): its last byte holds the start bit. */
   head: Buffer;
-  body: Buffer;
+  /** The compressed bytes after the head's, as read (views). */
+  body: Buffer[];
   /** finalTail() at `end`. */
   tail?: Buffer;
   /** No block start was found ahead: from here on only streaming works. */
   stream?: true;
   result?: Promise<JobResult>;
   stop?: () => void;
+}
+
+/**
+ * The member's compressed bytes from the last proven block start on, kept
+ * as the pieces they were read in. The source's single buffer would copy
+ * every byte still held (the chunks in flight) on each refill.
+ */
+class Pieces {
+  private bufs: Buffer[] = [];
+  /** Member offset of each buffer. */
+  private offs: number[] = [];
+  /** Member offset just past the last buffer. */
+  end: number;
+  eof = false;
+
+  constructor(private readonly src: ByteSource) {
+    this.end = src.offset;
+  }
+
+  /** Reads up to member offset `to`; false when the input ends before. */
+  async ensure(to: number): Promise<boolean> {
+    while (this.end < to && !this.eof) {
+      // Taking all that is buffered leaves the source empty, so its next read is one new piece, not a copy.
+      if (this.src.available === 0 && !(await this.src.more())) {
+        this.eof = true;
+        break;
+      }
+      const piece = this.src.take(this.src.available);
+      this.bufs.push(piece);
+      this.offs.push(this.end);
+      this.end += piece.length;
+    }
+    return this.end >= to;
+  }
+
+  /** Views of the bytes [from, to) (clipped to what was read). */
+  views(from: number, to = this.end): Buffer[] {
+    const out: Buffer[] = [];
+    for (let i = 0; i < this.bufs.length; i++) {
+      const o = this.offs[i]!;
+      const b = this.bufs[i]!;
+      if (o + b.length <= from || o >= to) continue;
+      out.push(b.subarray(Math.max(0, from - o), Math.min(b.length, to - o)));
+    }
+    return out;
+  }
+
+  /** The bytes [from, to) in one buffer: a view when they lie in one piece. */
+  span(from: number, to: number): Buffer {
+    const v = this.views(from, to);
+    return v.length === 1 ? v[0]! : Buffer.concat(v);
+  }
+
+  byte(at: number): number {
+    return this.span(at, at + 1)[0]!;
+  }
+
+  /** Forgets the pieces that end before `at`. */
+  drop(at: number): void {
+    while (this.bufs.length > 1 && this.offs[1]! <= at) {
+      this.bufs.shift();
+      this.offs.shift();
+    }
+  }
 }
 
 function startJob(c: Chunk, dictionary: Buffer | undefined, cap: number): void {
@@ -75,20 +143,24 @@ function startJob(c: Chunk, dictionary: Buffer | undefined, cap: number): void {
     z.on('end', () => resolve({ ok: true, pieces, total, consumed: z.bytesWritten }));
   });
   z.write(c.head);
-  z.write(c.body);
+  for (const b of c.body) z.write(b);
   if (c.tail) z.write(c.tail);
   z.end();
 }
 
 function inputLength(c: Chunk): number {
-  return c.head.length + c.body.length + (c.tail?.length ?? 0);
+  return c.head.length + c.body.reduce((n, b) => n + b.length, 0) + (c.tail?.length ?? 0);
 }
 
 /** The first n bytes of a chunk's job input, as one buffer. */
 function inputPrefix(c: Chunk, n: number): Buffer {
-  const body = c.body.subarray(0, n - c.head.length);
-  const parts = [c.head, body];
-  if (c.tail && n > c.head.length + c.body.length) parts.push(c.tail);
+  const parts = [c.head];
+  let have = c.head.length;
+  for (const b of [...c.body, ...(c.tail ? [c.tail] : [])]) {
+    if (have >= n) break;
+    parts.push(b.subarray(0, n - have));
+    have += Math.min(b.length, n - have);
+  }
   return Buffer.concat(parts);
 }
 
@@ -166,6 +238,14 @@ export interface ParallelOptions {
   slice: number;
   maxOutput?: number;
   corrupt: (e: unknown, at: number) => FormatError;
+  /** Sees every output piece, in order (the CRC). */
+  onData: (d: Buffer) => void;
+}
+
+/** The member's trailer and its offset. */
+export interface Trailer {
+  bytes: Buffer;
+  at: number;
 }
 
 /**
@@ -176,42 +256,35 @@ export interface ParallelOptions {
  * chunks are decoded ahead with a stand-in window and fixed up in order.
  * Anything unexpected hands the rest of the member to plain streaming
  * inflate from the last proven block start, so corrupt data fails as it
- * does there. Output goes through `sink` (the bomb guard); the source is
- * left on the first byte after the deflate data.
+ * does there. Output goes through `sink` (the bomb guard). Returns the
+ * 8-byte trailer; every byte after it is given back to `input` (the
+ * source's buffer is left empty: its offsets no longer count).
  */
-export async function* inflateParallel(src: ByteSource, sink: OutputSink, opts: ParallelOptions): AsyncGenerator<Buffer, void, undefined> {
+export async function* inflateParallel(src: ByteSource, input: MemberInput, sink: OutputSink, opts: ParallelOptions): AsyncGenerator<Buffer, Trailer, undefined> {
   const { chunk, jobs } = inflateTuning;
   const cap = Math.min(JOB_CAP, (opts.maxOutput ?? Infinity) + 1);
   const first = src.offset * 8;
+  const data = new Pieces(src);
   inflateStats.members++;
 
-  const view = () => {
-    const { buf, pos } = src.view();
-    return { buf, base: src.offset - pos };
-  };
-  /** Buffers the input up to member offset `end`; false when it ends before. */
-  const ensure = async (end: number): Promise<boolean> => {
-    let v = view();
-    if (v.base + v.buf.length >= end) return true;
-    // Read well past what is needed: each fill copies what is still buffered.
-    await src.fill(end - src.offset + 2 * chunk);
-    v = view();
-    return v.base + v.buf.length >= end;
-  };
   const plan = async (start: number): Promise<Chunk> => {
     const k = Math.floor(start / 8);
+    await data.ensure(k + 1);
+    const head = noopHead(start % 8, data.byte(k));
     // Stored stretches (incompressible data) have no header to find: look further, up to a few chunks.
     for (let from = chunk; ; from *= 2) {
-      const full = await ensure(k + 2 * from + MAX_HEADER_BYTES);
-      const { buf, base } = view();
-      const head = noopHead(start % 8, buf[k - base]!);
-      if (!full) return { start, head, body: buf.subarray(k + 1 - base) };
-      const e = findBlockStart(buf, (k + from - base) * 8, (k + 2 * from - base) * 8);
-      if (e >= 0) {
-        const ke = e >>> 3;
-        return { start, end: base * 8 + e, head, body: buf.subarray(k + 1 - base, ke), tail: finalTail(e & 7, buf[ke]!) };
+      // Block starts are usually some kB apart: the scan reads on in steps, not to the end of its range.
+      for (let at = k + from; at < k + 2 * from; at += SCAN_STEP) {
+        const to = Math.min(at + SCAN_STEP, k + 2 * from);
+        if (!(await data.ensure(to + MAX_HEADER_BYTES))) return { start, head, body: data.views(k + 1) };
+        const e = findBlockStart(data.span(at, to + MAX_HEADER_BYTES), 0, (to - at) * 8);
+        if (e >= 0) {
+          const end = at * 8 + e;
+          const ke = Math.floor(end / 8);
+          return { start, end, head, body: data.views(k + 1, ke), tail: finalTail(end % 8, data.byte(ke)) };
+        }
       }
-      if (from >= 4 * chunk) return { start, head, body: Buffer.alloc(0), stream: true };
+      if (from >= 4 * chunk) return { start, head, body: [], stream: true };
     }
   };
 
@@ -242,40 +315,67 @@ export async function* inflateParallel(src: ByteSource, sink: OutputSink, opts: 
         if (c.end !== undefined && memberEnd > Math.floor(c.end / 8)) ok = false;
       }
       if (ok && window && !fixUp(c, r!, window)) ok = false;
-      if (!ok) {
-        yield* stream(c.start, window);
-        return;
-      }
+      if (!ok) return yield* stream(c.start, window);
       if (memberEnd === undefined) await topUp();
       inflateStats.chunks++;
       for (const p of r!.pieces) {
         for (let at = 0; at < p.length; at += OUTPUT_CHUNK) {
-          sink.push(p.subarray(at, at + OUTPUT_CHUNK));
+          const piece = p.subarray(at, at + OUTPUT_CHUNK);
+          sink.push(piece);
+          opts.onData(piece);
           if (sink.ready) yield* sink.drain();
         }
       }
       yield* sink.drain();
       window = lastWindow(window, r!.pieces);
       if (memberEnd !== undefined) {
-        src.take(memberEnd - src.offset);
-        return;
+        if (!(await data.ensure(memberEnd + 8))) throw new FormatError('truncated gzip data', { offset: data.end });
+        const bytes = Buffer.from(data.span(memberEnd, memberEnd + 8));
+        handBack(data.views(memberEnd + 8));
+        return { bytes, at: memberEnd };
       }
-      src.take(Math.floor(c.end! / 8) - src.offset);
+      data.drop(Math.floor(c.end! / 8));
     }
   } finally {
     for (const c of pending) c.stop?.();
   }
 
-  /** Plain streaming inflate from the proven block start `start` (the source is on its byte) to the member end. */
-  async function* stream(start: number, dict: Buffer | undefined): AsyncGenerator<Buffer, void, undefined> {
+  function handBack(rest: Buffer[]): void {
+    if (rest.length) input.unread(rest.length === 1 ? rest[0]! : Buffer.concat(rest));
+  }
+
+  /**
+   * Plain streaming inflate from the proven block start `start` to the
+   * member end: the bytes already read, then the rest of the input.
+   */
+  async function* stream(start: number, dict: Buffer | undefined): AsyncGenerator<Buffer, Trailer, undefined> {
     inflateStats.fallbacks++;
     for (const c of pending.splice(0)) c.stop?.();
-    const at = src.offset;
-    await src.need(1);
-    const head = noopHead(start % 8, src.take(1)[0]!);
-    const driver = new ZlibDriver(zlib.createInflateRaw({ chunkSize: OUTPUT_CHUNK, ...(dict?.length ? { dictionary: dict } : {}) }), sink);
-    await driver.write(head, (e) => opts.corrupt(e, at));
-    yield* pumpUntilEnd(src, driver, sink, opts.slice, opts.corrupt);
-    yield* sink.drain();
+    const k = Math.floor(start / 8);
+    const held = data.views(k + 1);
+    const rest = new ByteSource(
+      {
+        read: async () => held.shift() ?? ((src.available > 0 || (await src.more())) ? src.take(src.available) : null),
+        unread: (b) => held.unshift(b),
+      },
+      'gzip',
+    );
+    // `rest` counts from byte k + 1.
+    const base = k + 1;
+    const driver = new ZlibDriver(zlib.createInflateRaw({ chunkSize: OUTPUT_CHUNK, ...(dict?.length ? { dictionary: dict } : {}) }), sink, opts.onData);
+    try {
+      await driver.write(noopHead(start % 8, data.byte(k)), (e) => opts.corrupt(e, k));
+      yield* pumpUntilEnd(rest, driver, sink, opts.slice, (e, at) => opts.corrupt(e, base + at));
+      yield* sink.drain();
+      if (!(await rest.fill(8))) throw rest.truncated();
+    } catch (e) {
+      if (e instanceof FormatError && e.message === rest.truncated().message) throw new FormatError('truncated gzip data', { offset: base + e.where.offset! });
+      throw e;
+    }
+    const at = base + rest.offset;
+    const bytes = Buffer.from(rest.take(8));
+    rest.finish();
+    handBack(held);
+    return { bytes, at };
   }
 }
