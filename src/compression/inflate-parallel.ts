@@ -13,7 +13,9 @@ const FAKE_WINDOW = Buffer.alloc(WINDOW);
 /** A speculative chunk that expands beyond this is left to the streaming path (a bomb never sits in memory whole). */
 const JOB_CAP = 64 * 2 ** 20;
 /** Output buffer of a chunk job: large, so zlib's thread comes back to the main thread rarely. */
-const JOB_OUT = 2 * 2 ** 20;
+const JOB_OUT = 2 ** 20;
+/** Compressed bytes of the first chunk; each next one is twice as long, up to inflateTuning.chunk. */
+const FIRST_CHUNK = 512 * 1024;
 /** Compressed bytes scanned for a block start before reading on. */
 const SCAN_STEP = 256 * 1024;
 /** First compressed length re-decoded with the real window; grows fourfold until the outputs agree. */
@@ -267,32 +269,39 @@ export async function* inflateParallel(src: ByteSource, input: MemberInput, sink
   const data = new Pieces(src);
   inflateStats.members++;
 
-  const plan = async (start: number): Promise<Chunk> => {
+  const plan = async (start: number, size: number): Promise<Chunk> => {
     const k = Math.floor(start / 8);
     await data.ensure(k + 1);
     const head = noopHead(start % 8, data.byte(k));
+    const upTo = (end: number): Chunk => {
+      const ke = Math.floor(end / 8);
+      return { start, end, head, body: data.views(k + 1, ke), tail: finalTail(end % 8, data.byte(ke)) };
+    };
     // Stored stretches (incompressible data) have no header to find: look further, up to a few chunks.
-    for (let from = chunk; ; from *= 2) {
+    for (let from = size; ; from *= 2) {
       // Block starts are usually some kB apart: the scan reads on in steps, not to the end of its range.
       for (let at = k + from; at < k + 2 * from; at += SCAN_STEP) {
         const to = Math.min(at + SCAN_STEP, k + 2 * from);
-        if (!(await data.ensure(to + MAX_HEADER_BYTES))) return { start, head, body: data.views(k + 1) };
-        const e = findBlockStart(data.span(at, to + MAX_HEADER_BYTES), 0, (to - at) * 8);
-        if (e >= 0) {
-          const end = at * 8 + e;
-          const ke = Math.floor(end / 8);
-          return { start, end, head, body: data.views(k + 1, ke), tail: finalTail(end % 8, data.byte(ke)) };
+        if (!(await data.ensure(to + MAX_HEADER_BYTES))) {
+          // The input ends within reach: what is left is cut in two if it is large, so the last job is not the longest.
+          const half = Math.max(at, k + Math.floor((data.end - k) / 2));
+          const e = data.end - k >= 2 * FIRST_CHUNK ? findBlockStart(data.span(half, data.end), 0, (data.end - half) * 8) : -1;
+          return e >= 0 ? upTo(half * 8 + e) : { start, head, body: data.views(k + 1) };
         }
+        const e = findBlockStart(data.span(at, to + MAX_HEADER_BYTES), 0, (to - at) * 8);
+        if (e >= 0) return upTo(at * 8 + e);
       }
-      if (from >= 4 * chunk) return { start, head, body: [], stream: true };
+      if (from >= 4 * size) return { start, head, body: [], stream: true };
     }
   };
 
   const pending: Chunk[] = [];
   let next: number | undefined = first;
+  let planned = 0;
   const topUp = async () => {
     while (pending.length < jobs && next !== undefined) {
-      const c = await plan(next);
+      // Small chunks first, so output (and the consumer's work) starts early.
+      const c = await plan(next, Math.min(chunk, FIRST_CHUNK * 2 ** planned++));
       if (!c.stream) startJob(c, c.start === first ? undefined : FAKE_WINDOW, cap);
       pending.push(c);
       next = c.end;
@@ -323,7 +332,11 @@ export async function* inflateParallel(src: ByteSource, input: MemberInput, sink
           const piece = p.subarray(at, at + OUTPUT_CHUNK);
           sink.push(piece);
           opts.onData(piece);
-          if (sink.ready) yield* sink.drain();
+          if (!sink.ready) continue;
+          yield* sink.drain();
+          // The output is all in memory: a consumer could take it without ever returning to the event loop, and the
+          // jobs, which need the main thread after each output buffer, would stall meanwhile.
+          if (pending.length) await new Promise(setImmediate);
         }
       }
       yield* sink.drain();
