@@ -31,9 +31,9 @@ export const inflateTuning = { chunk: 4 * 2 ** 20, jobs: 2 };
 /** What the parallel path did, for tests and benchmarks: members, chunks taken from speculative jobs, fallbacks to streaming. */
 export const inflateStats = { members: 0, chunks: 0, fallbacks: 0 };
 
-/** Whether a member is worth cutting: at least two chunks of input are there to decode. */
+/** Whether a member is worth cutting: at least two (first) chunks of input are there to decode. */
 export function parallelWorthwhile(src: ByteSource): Promise<boolean> {
-  return src.fill(2 * inflateTuning.chunk + MAX_HEADER_BYTES);
+  return src.fill(2 * Math.min(inflateTuning.chunk, FIRST_CHUNK) + MAX_HEADER_BYTES);
 }
 
 interface JobResult {
@@ -212,16 +212,18 @@ function lastWindow(before: Buffer | undefined, pieces: Buffer[]): Buffer {
  * since no copy reaches further back and the symbols never depended on the
  * window. False when zlib rejects the data with the real window.
  */
-function fixUp(c: Chunk, r: JobResult, window: Buffer): boolean {
+async function fixUp(c: Chunk, r: JobResult, window: Buffer): Promise<boolean> {
   const all = inputLength(c);
   for (let n = FIX_FIRST; ; n *= 4) {
     const whole = n >= all;
     let real: Buffer;
     try {
-      real = zlib.inflateRawSync(inputPrefix(c, whole ? all : n), {
+      // On the thread pool too: the main thread is the consumer's.
+      real = await inflateRawAsync(inputPrefix(c, whole ? all : n), {
         ...(window.length ? { dictionary: window } : {}),
         finishFlush: zlib.constants.Z_SYNC_FLUSH,
         maxOutputLength: r.total + 1,
+        chunkSize: JOB_OUT,
       });
     } catch {
       return false;
@@ -234,6 +236,9 @@ function fixUp(c: Chunk, r: JobResult, window: Buffer): boolean {
     if (whole) return false;
   }
 }
+
+const inflateRawAsync = (input: Buffer, opts: zlib.ZlibOptions) =>
+  new Promise<Buffer>((resolve, reject) => zlib.inflateRaw(input, opts, (err, out) => (err ? reject(err) : resolve(out))));
 
 export interface ParallelOptions {
   /** Input slice of the streaming fallback. */
@@ -323,9 +328,13 @@ export async function* inflateParallel(src: ByteSource, input: MemberInput, sink
         memberEnd = k + r.consumed - (c.head.length - 1);
         if (c.end !== undefined && memberEnd > Math.floor(c.end / 8)) ok = false;
       }
-      if (ok && window && !fixUp(c, r!, window)) ok = false;
+      if (ok && window) {
+        // The next job starts while this chunk is fixed up: the chunk after it is then already on its way.
+        const planning = memberEnd === undefined ? topUp() : undefined;
+        ok = await fixUp(c, r!, window);
+        await planning;
+      } else if (ok && memberEnd === undefined) await topUp();
       if (!ok) return yield* stream(c.start, window);
-      if (memberEnd === undefined) await topUp();
       inflateStats.chunks++;
       for (const p of r!.pieces) {
         for (let at = 0; at < p.length; at += OUTPUT_CHUNK) {
