@@ -303,13 +303,18 @@ export async function* inflateParallel(src: ByteSource, input: MemberInput, sink
   const pending: Chunk[] = [];
   let next: number | undefined = first;
   let planned = 0;
+  const launch = () => {
+    for (const c of pending.slice(0, jobs)) if (!c.result && !c.stream) startJob(c, c.start === first ? undefined : FAKE_WINDOW, cap);
+  };
+  // One chunk more than runs is planned (read and scanned) ahead, so a job starts the moment another ends.
   const topUp = async () => {
-    while (pending.length < jobs && next !== undefined) {
+    launch();
+    while (pending.length <= jobs && next !== undefined) {
       // Small chunks first, so output (and the consumer's work) starts early.
       const c = await plan(next, Math.min(chunk, FIRST_CHUNK * 2 ** planned++));
-      if (!c.stream) startJob(c, c.start === first ? undefined : FAKE_WINDOW, cap);
       pending.push(c);
       next = c.end;
+      launch();
     }
   };
   let window: Buffer | undefined;
