@@ -13,7 +13,7 @@ import { FileSource } from '../../src/image/file-source.js';
 import { listImage } from '../../src/image/list.js';
 import { recompressed } from '../helpers/real-images.js';
 import { archiveOf, padTo } from '../helpers/sample-tree.js';
-import { decodeAll, realisticData, tool } from './helpers.js';
+import { BufferInput, decodeAll, realisticData, tool } from './helpers.js';
 
 const work = mkdtempSync(join(tmpdir(), 'rdrescue-inflate-'));
 t.teardown(() => rmSync(work, { recursive: true, force: true }));
@@ -157,7 +157,9 @@ t.test('corrupt data in a later chunk: one FormatError naming a place at or befo
   for (const at of [Math.floor(gz.length * 0.4), Math.floor(gz.length * 0.8)]) {
     const bad = Buffer.from(gz);
     for (let i = 0; i < 64; i++) bad[at + i] ^= 0x5a;
-    const err = await failure(bad);
+    const r = await counted(() => failure(bad));
+    const err = r.value;
+    t.equal(r.members, 1, 'on the parallel path');
     t.type(err, FormatError, `damage at ${at}`);
     const e = err as FormatError;
     t.match(e.message, /corrupt gzip data|CRC-32 mismatch|ISIZE mismatch/);
@@ -189,4 +191,22 @@ t.test('decompression bomb: a member expanding past maxOutput stops with the gua
   t.match((err as Error).message, /expands beyond the 50000000-byte output limit \(decompression bomb guard\)/);
   t.equal(r.members, 1, 'the parallel path saw it');
   t.ok(process.memoryUsage().rss - before < 400 * 2 ** 20, 'no gigabyte of output held');
+});
+
+t.test('decompression bomb without a limit: chunks expanding past the job cap are left to streaming, output exact', async (t) => {
+  smallChunks();
+  const gz = execFileSync('sh', ['-c', 'head -c 300000000 /dev/zero | gzip -9 -n -c'], { maxBuffer: 1 << 26 });
+  const r = await counted(async () => {
+    const h = createHash('sha256');
+    let n = 0;
+    for await (const d of decodeGzip(new BufferInput(gz), {})) {
+      h.update(d);
+      n += d.length;
+    }
+    return { digest: h.digest('hex'), n };
+  });
+  t.equal(r.value.n, 300_000_000);
+  t.equal(r.value.digest, createHash('sha256').update(Buffer.alloc(300_000_000)).digest('hex'));
+  t.equal(r.members, 1);
+  t.equal(r.fallbacks, 1, 'a job over the cap stopped, streaming took over');
 });
