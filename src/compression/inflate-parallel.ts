@@ -19,7 +19,7 @@ const FIRST_CHUNK = 512 * 1024;
 /** Compressed bytes scanned for a block start before reading on. */
 const SCAN_STEP = 256 * 1024;
 /** Compressed bytes scanned from each of the places a chunk may end (then twice, four times as far). */
-const SCAN_REACH = 512 * 1024;
+const SCAN_REACH = 256 * 1024;
 /** First compressed length re-decoded with the real window; grows fourfold until the outputs agree. */
 const FIX_FIRST = 64 * 1024;
 
