@@ -16,11 +16,14 @@ export const MAX_HEADER_BYTES = 300;
  * HDIST+1 <= 30. About one position in nine passes, so the scan tests one
  * table entry per bit and decodes the rest of the header rarely.
  */
-const START_OK = (() => {
-  const t = new Uint8Array(1 << 13);
-  for (let v = 0; v < t.length; v++) t[v] = (v & 7) === 4 && ((v >> 3) & 31) <= 29 && ((v >> 8) & 31) <= 29 ? 1 : 0;
-  return t;
-})();
+let startOk: Uint8Array | undefined;
+/** Built on first use, as kraft4Table(): every rdrescue command loads this module, few read gzip. */
+function startOkTable(): Uint8Array {
+  if (startOk) return startOk;
+  startOk = new Uint8Array(1 << 13);
+  for (let v = 0; v < startOk.length; v++) startOk[v] = (v & 7) === 4 && ((v >> 3) & 31) <= 29 && ((v >> 8) & 31) <= 29 ? 1 : 0;
+  return startOk;
+}
 
 /**
  * Bits pos..pos+n-1 (n <= 24), least significant first as deflate stores
@@ -69,16 +72,18 @@ function codeAccepted(from: number, n: number): boolean {
 }
 
 /** Kraft sums (in 1/128) of four 3-bit code lengths, indexed by their 12 bits. */
-const KRAFT4 = (() => {
-  const t = new Uint16Array(1 << 12);
-  for (let v = 0; v < t.length; v++) {
+let kraft4: Uint16Array | undefined;
+function kraft4Table(): Uint16Array {
+  if (kraft4) return kraft4;
+  kraft4 = new Uint16Array(1 << 12);
+  for (let v = 0; v < kraft4.length; v++) {
     for (let j = 0; j < 4; j++) {
       const l = (v >> (3 * j)) & 7;
-      if (l) t[v]! += 128 >> l;
+      if (l) kraft4[v]! += 128 >> l;
     }
   }
-  return t;
-})();
+  return kraft4;
+}
 
 /**
  * Whether the code-length code of a header at `pos` is complete (zlib:
@@ -88,10 +93,11 @@ const KRAFT4 = (() => {
 function precodeComplete(buf: Uint8Array, pos: number): boolean {
   const ncode = bitsAt(buf, pos + 13, 4) + 4;
   const q = pos + 17;
+  const table = kraft4Table();
   let kraft = 0;
   for (let i = 0; i < ncode; i += 4) {
     const n = ncode - i < 4 ? ncode - i : 4;
-    kraft += KRAFT4[bitsAt(buf, q + 3 * i, 3 * n)]!;
+    kraft += table[bitsAt(buf, q + 3 * i, 3 * n)]!;
     if (kraft > 128) return false;
   }
   return kraft === 128;
@@ -105,7 +111,7 @@ function precodeComplete(buf: Uint8Array, pos: number): boolean {
  */
 export function isBlockStart(buf: Uint8Array, pos: number): boolean {
   const end = buf.length * 8;
-  if (pos + 17 > end || !START_OK[bitsAt(buf, pos, 13)]) return false;
+  if (pos + 17 > end || !startOkTable()[bitsAt(buf, pos, 13)]) return false;
   const nlen = bitsAt(buf, pos + 3, 5) + 257;
   const ndist = bitsAt(buf, pos + 8, 5) + 1;
   const ncode = bitsAt(buf, pos + 13, 4) + 4;
@@ -172,12 +178,13 @@ export function isBlockStart(buf: Uint8Array, pos: number): boolean {
 export function findBlockStart(buf: Uint8Array, from: number, to: number): number {
   const last = Math.min(to, (buf.length - MAX_HEADER_BYTES) * 8);
   let pos = from;
-  // A 32-bit window per byte: eight bit offsets are tested against START_OK before any header is decoded.
+  const ok = startOkTable();
+  // A 32-bit window per byte: eight bit offsets are tested against startOkTable() before any header is decoded.
   while (pos < last) {
     const i = pos >>> 3;
     const w = buf[i]! | (buf[i + 1]! << 8) | (buf[i + 2]! << 16) | (buf[i + 3]! << 24);
     for (let r = pos & 7; r < 8 && pos < last; r++, pos++) {
-      if (START_OK[(w >>> r) & 0x1fff] && precodeComplete(buf, pos) && isBlockStart(buf, pos)) return pos;
+      if (ok[(w >>> r) & 0x1fff] && precodeComplete(buf, pos) && isBlockStart(buf, pos)) return pos;
     }
   }
   return -1;
