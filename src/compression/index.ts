@@ -50,7 +50,7 @@ export interface CodecInfo {
 
 /** Who does the work for each format (for the README and `--help`). */
 export const CODECS: Record<Compression, CodecInfo> = {
-  gzip: { decode: 'built in (node:zlib inflate)', encode: 'built in (node:zlib)' },
+  gzip: { decode: 'built in (node:zlib inflate; a large member on two cores)', encode: 'built in (node:zlib)' },
   zstd: {
     decode: 'built in (node:zlib zstd on Node >= 22.15; else the zstd program if on PATH, for speed; else fzstd in JavaScript)',
     // The program first: it uses every core; node:zlib's streaming zstd uses one.
