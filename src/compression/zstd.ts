@@ -1,3 +1,4 @@
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import zlib from 'node:zlib';
 import { Decompress } from 'fzstd';
 import { FormatError } from '../errors.js';
@@ -56,12 +57,33 @@ export const decodeZstd: Decoder = async function* (input, opts) {
     hash = hasChecksum ? new Xxh64() : undefined;
     return fzstdFeed(sink, hash);
   };
-  const dec = opts.native === false ? builtIn() : nativeZstd ? zlibFeed(sink) : (programFeed('zstd', ['-d', '-c', '-q'], sink, src.origin) ?? builtIn());
+  // In a file the frame's length is found first, from its block headers read in place, so the program starts at once.
+  const length = opts.native !== false && src.origin ? frameLengthInFile(src.origin.path, src.origin.start, headerLen, hasChecksum === 1) : undefined;
+  const dec =
+    opts.native === false
+      ? builtIn()
+      : nativeZstd
+        ? zlibFeed(sink)
+        : (programFeed('zstd', ['-d', '-c', '-q'], sink, src.origin, length) ?? builtIn());
   let expected = 0;
   let checksumAt = 0;
   const corrupt = (e: unknown, at: number) =>
     e instanceof FormatError ? e : new FormatError(`corrupt zstd data${dec.whole ? ' in the member starting here' : ''}: ${(e as Error).message}`, { offset: dec.whole ? 0 : at });
   try {
+    if (length !== undefined && dec.whole) {
+      // The program reads the frame itself: the walk below would only find the length again.
+      while (
+        !(await dec.end().catch((e) => {
+          throw corrupt(e, 0);
+        }))
+      ) {
+        yield* sink.drain();
+      }
+      yield* sink.drain();
+      await src.pass(length, () => undefined);
+      src.finish();
+      return;
+    }
     let batch: Buffer[] = [src.take(headerLen)];
     let batchStart = 0;
     for (let last = false; !last; ) {
@@ -162,3 +184,35 @@ export const encodeZstd: Encoder = async function* (source, opts) {
     yield* pipeThrough(z.createZstdCompress({ params }), source);
   }
 };
+
+/**
+ * The length of the zstd frame at `start` in a file, from its block headers
+ * read in place: some 1,100 reads of 3 bytes for the 34 MB distribution
+ * image, where the stream walk passes every byte through this process before
+ * the program may start. Undefined when anything is off (a bad block header,
+ * the file too short): the stream walk then meets it and says where.
+ */
+function frameLengthInFile(path: string, start: number, headerLen: number, hasChecksum: boolean): number | undefined {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const size = fstatSync(fd).size;
+    const bh = Buffer.alloc(3);
+    let pos = start + headerLen;
+    for (let last = false; !last; ) {
+      if (readSync(fd, bh, 0, 3, pos) !== 3) return undefined;
+      const word = bh[0]! | (bh[1]! << 8) | (bh[2]! << 16);
+      last = (word & 1) === 1;
+      const type = (word >> 1) & 3;
+      const blockSize = word >>> 3;
+      if (type === 3 || blockSize > MAX_BLOCK) return undefined;
+      pos += 3 + (type === 1 ? 1 : blockSize);
+    }
+    if (hasChecksum) pos += 4;
+    return pos <= size ? pos - start : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
