@@ -52,7 +52,7 @@ export interface CodecInfo {
 export const CODECS: Record<Compression, CodecInfo> = {
   gzip: { decode: 'built in (node:zlib inflate; a large member on two cores)', encode: 'built in (node:zlib)' },
   zstd: {
-    decode: 'built in (node:zlib zstd on Node >= 22.15; else the zstd program if on PATH, for speed; else fzstd in JavaScript)',
+    decode: 'built in (the zstd program reading the frame from the image itself if on PATH with GNU dd, for speed; else node:zlib zstd on Node >= 22.15; else fzstd in JavaScript)',
     // The program first: it uses every core; node:zlib's streaming zstd uses one.
     encode: nativeZstd ? 'external: zstd -T0 when on PATH, else built in (node:zlib zstd)' : 'external: zstd',
     ...(nativeZstd ? {} : { program: 'zstd', debianPackage: 'zstd' }),

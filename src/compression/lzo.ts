@@ -200,7 +200,7 @@ export const decodeLzo: Decoder = async function* (input, opts) {
   };
   const dChecks = checks(false);
   const cChecks = checks(true);
-  const feed = opts.native === false ? undefined : programFeed('lzop', ['-d', '-c', '-q'], sink, src.origin);
+  const feed = opts.native === false ? undefined : programFeed('lzop', ['-d', '-c', '-q'], sink, { origin: src.origin });
   if (feed) {
     const pass = new Passer(src, feed, sink);
     try {

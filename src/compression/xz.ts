@@ -87,7 +87,7 @@ function varint(next: () => number, fail: () => never): number {
 export const decodeXz: Decoder = async function* (input, opts) {
   const src = new ByteSource(input, 'xz');
   const sink = new OutputSink('xz', opts.maxOutput);
-  const feed = opts.native === false ? undefined : programFeed('xz', ['-d', '-c', '-q', '-T0', '--single-stream'], sink, src.origin, 'stops-at-end');
+  const feed = opts.native === false ? undefined : programFeed('xz', ['-d', '-c', '-q', '-T0', '--single-stream'], sink, { origin: src.origin, reach: 'stops-at-end' });
   if (feed) {
     const pass = new Passer(src, feed, sink);
     try {

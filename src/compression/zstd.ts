@@ -27,9 +27,11 @@ export const nativeZstd = typeof z.createZstdDecompress === 'function';
  * One zstd frame. The frame's end is found by walking its header and block
  * headers (no decoding needed), so whatever follows (padding, another member)
  * is handed back exactly. Only the frame's bytes reach the decompressor:
- * node:zlib's zstd when present, else the zstd program when on PATH (about
- * 12x fzstd on Node 20, same bytes), else (and always with `native: false`)
- * fzstd. The content checksum, when present, is verified on every path.
+ * the zstd program reading them from the image file itself when it and GNU dd
+ * are on PATH, else node:zlib's zstd when present, else the zstd program fed
+ * by this process (about 12x fzstd on Node 20, same bytes), else (and always
+ * with `native: false`) fzstd. The content checksum, when present, is
+ * verified on every path.
  *
  * Skippable frames (magic 0x184D2A5?) are not part of a member: the kernel's
  * unzstd stops at the end of the first frame, and initramfs.c would then meet
@@ -58,19 +60,21 @@ export const decodeZstd: Decoder = async function* (input, opts) {
     return fzstdFeed(sink, hash);
   };
   // In a file the frame's length is found first, from its block headers read in place, so the program starts at once.
+  // The program reading the frame itself beats node:zlib's zstd too (ls of the distribution image: 0.38 s against
+  // 0.45 s, 124 MB RSS against 140 MB): node:zlib writes its output into fresh memory, 1 MiB after 1 MiB.
   const length = opts.native !== false && src.origin ? frameLengthInFile(src.origin.path, src.origin.start, headerLen, hasChecksum === 1) : undefined;
+  const args = ['-d', '-c', '-q'];
+  const direct = length === undefined ? undefined : programFeed('zstd', args, sink, { origin: src.origin, reach: length, direct: true });
   const dec =
     opts.native === false
       ? builtIn()
-      : nativeZstd
-        ? zlibFeed(sink)
-        : (programFeed('zstd', ['-d', '-c', '-q'], sink, src.origin, length) ?? builtIn());
+      : (direct ?? (nativeZstd ? zlibFeed(sink) : (programFeed('zstd', args, sink, { origin: src.origin }) ?? builtIn())));
   let expected = 0;
   let checksumAt = 0;
   const corrupt = (e: unknown, at: number) =>
     e instanceof FormatError ? e : new FormatError(`corrupt zstd data${dec.whole ? ' in the member starting here' : ''}: ${(e as Error).message}`, { offset: dec.whole ? 0 : at });
   try {
-    if (length !== undefined && dec.whole) {
+    if (direct && length !== undefined) {
       // The program reads the frame itself: the walk below would only find the length again.
       while (
         !(await dec.end().catch((e) => {
