@@ -76,6 +76,8 @@ export function buildRootTree(root: string): void {
     }
   }
   file(root, 'sbin/init', INIT, 0o755);
+  // systemd's initrd switches only into an OS tree, which it recognises by os-release.
+  file(root, 'etc/os-release', 'NAME="rdrescue test root"\nID=rdrescue-test\n');
   file(root, 'etc/passwd', PASSWD.join('\n') + '\n');
   file(root, 'etc/shadow', shadow().join('\n') + '\n', 0o640);
   file(root, 'etc/group', 'root:x:0:\ndaemon:x:1:\nshadow:x:42:\nalice:x:1000:\nbob:x:1001:\nnogroup:x:65534:\n');

@@ -48,6 +48,8 @@ interface Flavor {
   initrd: string;
   breakArg: string;
   prompt: RegExp;
+  /** What stands before the shell (systemd's sulogin): Enter is pressed until the prompt comes. */
+  gate?: RegExp;
 }
 
 async function rescue(f: Flavor, env: { accel: Accel; vmlinux: string; baseDisk: string; work: string }): Promise<void> {
@@ -60,7 +62,19 @@ async function rescue(f: Flavor, env: { accel: Accel; vmlinux: string; baseDisk:
   const vm = new Vm({ name: `${f.name} rescue boot`, accel: env.accel, vmlinux: env.vmlinux, initrd: f.initrd, disk, append: `${base} ${f.breakArg}`, log: join(env.work, `${f.name}-rescue.log`) });
   try {
     await vm.boot();
-    await vm.expect(f.prompt, 240_000, `the ${f.name} break prompt`);
+    if (f.gate) {
+      await vm.expect(f.gate, 240_000, `the ${f.name} emergency shell's gate`);
+      for (let i = 0; ; i++) {
+        await new Promise((r) => setTimeout(r, 500));
+        vm.send('\n');
+        try {
+          await vm.expect(f.prompt, 5_000, `the ${f.name} break prompt`);
+          break;
+        } catch (e) {
+          if (i === 5) throw e;
+        }
+      }
+    } else await vm.expect(f.prompt, 240_000, `the ${f.name} break prompt`);
     timings.push([`${f.name}: boot to prompt`, seconds(t)]);
     // A misaligned or unreadable appended segment is only logged, and its files are silently missing.
     const unpack = /Initramfs unpacking failed[^\n]*/.exec(vm.transcript());
@@ -206,6 +220,9 @@ async function main(): Promise<void> {
   const dracut = await cached(`dracut-${key}.img`, async (tmp) => buildDracut(kver, tmp));
   timings.push([`build initramfs: dracut${dracut.built ? '' : ' (cached)'}`, seconds(t)]);
   t = Date.now();
+  const dracutSystemd = await cached(`dracut-systemd-${key}.img`, async (tmp) => buildDracut(kver, tmp, { systemd: true }));
+  timings.push([`build initramfs: dracut with systemd${dracutSystemd.built ? '' : ' (cached)'}`, seconds(t)]);
+  t = Date.now();
   const itools = await cached(`initramfs-tools-${key}.img`, async (tmp) => buildInitramfsTools(kver, tmp));
   timings.push([`build initramfs: initramfs-tools${itools.built ? '' : ' (cached)'}`, seconds(t)]);
 
@@ -218,24 +235,27 @@ async function main(): Promise<void> {
   chmodSync(sea, 0o755);
   timings.push(['build the single executable', seconds(t)]);
   const flavors: Flavor[] = [];
-  for (const [name, img, compress, breakArg, prompt] of [
-    ['dracut', dracut.path, 'none', 'rd.break', /switch_root:\/# /],
-    ['initramfs-tools', itools.path, 'zstd', 'break=bottom', /\(initramfs\) /],
+  for (const [name, img, compress, breakArg, prompt, gate] of [
+    ['dracut', dracut.path, 'none', 'rd.break', /switch_root:\/# /, undefined],
+    // Fedora's and RHEL's kind: systemd's emergency shell, a bash, after "Press Enter for maintenance".
+    ['dracut-systemd', dracutSystemd.path, 'none', 'rd.break', /sh-[\d.]+# /, /Press Enter for maintenance[^\n]*\n?/],
+    ['initramfs-tools', itools.path, 'zstd', 'break=bottom', /\(initramfs\) /, undefined],
   ] as const) {
     t = Date.now();
     const out = join(work, `${name}-rdrescue.img`);
     // The executable injects itself, as a user would run it.
     const r = JSON.parse(run(sea, ['inject', img, '-o', out, '--compress', compress, '--json'])) as { grewBy: number; originalBytes: number };
     timings.push([`inject into ${name} (--compress ${compress}): +${(r.grewBy / 1048576).toFixed(1)} MiB`, seconds(t)]);
-    flavors.push({ name, initrd: out, breakArg, prompt });
+    flavors.push({ name, initrd: out, breakArg, prompt, gate });
   }
 
+  const flavor = (name: string) => flavors.find((f) => f.name === name)!;
   let ok = true;
   const scenarios: Array<[string, () => Promise<void>]> = [];
   for (const f of flavors) scenarios.push([`${f.name} rescue at the prompt`, () => rescue(f, { accel, vmlinux, baseDisk: disk.path, work })]);
   // Issue 6: one flavour reads the runbook from a device, the other has it baked in.
-  scenarios.push(['dracut unattended (device)', () => unattended(flavors[0], 'device', { accel, vmlinux, baseDisk: disk.path, work, sea, image: dracut.path, compress: 'none' })]);
-  scenarios.push(['initramfs-tools unattended (baked)', () => unattended(flavors[1], 'baked', { accel, vmlinux, baseDisk: disk.path, work, sea, image: itools.path, compress: 'zstd' })]);
+  scenarios.push(['dracut unattended (device)', () => unattended(flavor('dracut'), 'device', { accel, vmlinux, baseDisk: disk.path, work, sea, image: dracut.path, compress: 'none' })]);
+  scenarios.push(['initramfs-tools unattended (baked)', () => unattended(flavor('initramfs-tools'), 'baked', { accel, vmlinux, baseDisk: disk.path, work, sea, image: itools.path, compress: 'zstd' })]);
   // RDRESCUE_VM_ONLY=text runs only the scenarios whose name contains it (for working on one).
   const only = process.env.RDRESCUE_VM_ONLY;
   for (const [name, fn] of scenarios) {

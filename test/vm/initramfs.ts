@@ -9,16 +9,18 @@ export const HOOKS_DIR = join(REPO, 'initramfs-hooks');
 export interface BuildOptions {
   /** Build with rdrescue's hook, taking the executable from here (the hook finds it through RDRESCUE_EXE). */
   hookExe?: string;
+  /** The systemd flavour (Fedora, RHEL): systemd runs the initrd, and its emergency shell is behind sulogin. */
+  systemd?: boolean;
 }
 
 /**
- * Upstream dracut without systemd: its emergency shell is a plain `sh -i -l`
- * on the console, so rd.break needs no password (the systemd flavour runs
- * sulogin; see README "Getting the rd.break shell").
+ * Upstream dracut, by default without systemd: its emergency shell is a
+ * plain `sh -i -l` on the console. With `systemd`, the emergency shell is
+ * systemd's, behind sulogin ("Press Enter for maintenance").
  */
 export function buildDracut(kver: string, out: string, opts: BuildOptions = {}): void {
   const args = ['--force', '--quiet', '--no-hostonly', '--no-hostonly-cmdline', '--kver', kver,
-    '-m', `base rootfs-block kernel-modules${opts.hookExe ? ' rdrescue' : ''}`,
+    '-m', `${opts.systemd ? 'systemd systemd-initrd dracut-systemd ' : ''}base rootfs-block kernel-modules${opts.hookExe ? ' rdrescue' : ''}`,
     '--drivers', 'virtio_blk virtio_pci ext4', '--no-compress', '--no-early-microcode'];
   if (!opts.hookExe) {
     run('dracut', [...args, out]);
