@@ -10,14 +10,14 @@ const CL_ORDER = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 
 /** A dynamic block header is at most 17 + 19*3 + 316*7 bits: candidates closer than this to the buffer end are left undecided. */
 export const MAX_HEADER_BYTES = 300;
 
+let startOk: Uint8Array | undefined;
 /**
  * The first 13 header bits (BFINAL, BTYPE, HLIT, HDIST) that can start a
  * non-final dynamic block zlib accepts: BFINAL 0, BTYPE 2, HLIT+257 <= 286,
  * HDIST+1 <= 30. About one position in nine passes, so the scan tests one
- * table entry per bit and decodes the rest of the header rarely.
+ * table entry per bit and decodes the rest of the header rarely. Built on
+ * first use, as kraft4Table(): every command loads this module, few read gzip.
  */
-let startOk: Uint8Array | undefined;
-/** Built on first use, as kraft4Table(): every rdrescue command loads this module, few read gzip. */
 function startOkTable(): Uint8Array {
   if (startOk) return startOk;
   startOk = new Uint8Array(1 << 13);
@@ -71,8 +71,8 @@ function codeAccepted(from: number, n: number): boolean {
   return left === 0 || (left > 0 && max === 1);
 }
 
-/** Kraft sums (in 1/128) of four 3-bit code lengths, indexed by their 12 bits. */
 let kraft4: Uint16Array | undefined;
+/** Kraft sums (in 1/128) of four 3-bit code lengths, indexed by their 12 bits. */
 function kraft4Table(): Uint16Array {
   if (kraft4) return kraft4;
   kraft4 = new Uint16Array(1 << 12);

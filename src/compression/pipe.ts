@@ -181,7 +181,7 @@ export function programFeed(program: string, args: string[], sink: OutputSink, h
   if (reach !== undefined) {
     // xz --single-stream starts reading from the member's start on, while the walk finds where the member ends.
     const run = runProgram(path, args, sink, reader(reach === 'stops-at-end' ? undefined : reach));
-    return { write: async () => true, end: () => run.end(), close: () => run.close(), whole: true };
+    return { write: (parts) => run.write(parts), end: () => run.end(), close: () => run.close(), whole: true };
   }
   let length = 0;
   let run: Feed | undefined;
@@ -303,9 +303,9 @@ function runProgram(path: string, args: string[], sink: OutputSink, reader?: str
   return {
     write: async (parts) => {
       if (failure) throw fail();
-      if (fifo) {
+      if (reader) {
         // The program reads its input itself: meanwhile, take the output it has made, so it need not wait.
-        pull(false);
+        if (fifo) pull(false);
         return true;
       }
       const stdin = child.stdin!;

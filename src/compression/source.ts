@@ -91,6 +91,21 @@ export class ByteSource {
     }
   }
 
+  /**
+   * Consumes n bytes without looking at them; past the buffer, an input that
+   * can skip (a file) is not read at all. Bytes missing at the end of the
+   * input surface as truncation on the next read.
+   */
+  async discard(n: number): Promise<void> {
+    if (n <= this.available || !this.input.skip) return this.pass(n, () => undefined);
+    const rest = n - this.available;
+    this.base += this.buf.length;
+    this.buf = Buffer.alloc(0);
+    this.pos = 0;
+    this.base += rest;
+    this.input.skip(rest);
+  }
+
   peek(n: number): Buffer {
     return this.buf.subarray(this.pos, this.pos + n);
   }

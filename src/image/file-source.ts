@@ -59,6 +59,16 @@ export class FileSource implements MemberInput {
     return bytesRead === CHUNK ? buf : buf.subarray(0, bytesRead);
   }
 
+  skip(n: number): void {
+    this.offset += n;
+    while (n > 0 && this.pending.length) {
+      const p = this.pending.pop()!;
+      if (p.length > n) this.pending.push(p.subarray(n));
+      n -= Math.min(n, p.length);
+    }
+    this.pos += n;
+  }
+
   unread(rest: Buffer): void {
     if (rest.length === 0) return;
     this.pending.push(rest);

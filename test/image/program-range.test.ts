@@ -4,6 +4,7 @@
 // non-GNU dd falls back to feeding the program through a pipe.
 import t from 'tap';
 import { execFileSync, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -106,6 +107,17 @@ t.test('a program that reads its member itself writes into a fifo read here; wit
   t.equal(viaPipe.status, 0, viaPipe.stderr);
   t.equal(viaPipe.stdout, expected, 'the same listing through the stdout pipe');
   t.same(readdirSync(tmp), [], 'no fifo or directory left behind in TMPDIR');
+});
+
+t.test('a zstd member larger than one read is skipped over, not read again, and the segment after it is found', async (t) => {
+  // 3 MiB of random bytes stay 3 MiB compressed: more than the image reader's 1 MiB reads.
+  const big = tree('big', (r) => writeFileSync(join(r, 'noise'), randomBytes(3 * 2 ** 20)));
+  const zst = padTo(compressWith(['zstd', '-q', '-c'], big), 4);
+  const file = join(work, 'big-then-extra.img');
+  writeFileSync(file, Buffer.concat([zst, extra]));
+  const r = rdrescue(['ls', file]);
+  t.equal(r.status, 0, r.stderr);
+  t.equal(r.stdout, [big, extra].map((a) => execFileSync('cpio', ['-t', '--quiet'], { input: a }).toString()).join(''));
 });
 
 t.test('corrupt data in a program-read member names the member and its offset', async (t) => {
