@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The one list of Debian packages that the tests, the VM test and the bench use.
+# .ci/run calls it; so can a person on a fresh Debian 12 machine (as root).
+# Add a package here, never in a second list.
+set -euo pipefail
+PACKAGES=(
+  # readers, writers and peers used as oracles
+  cpio libarchive-tools busybox-static zstd xz-utils lz4 lzop bzip2 pigz
+  dracut-core initramfs-tools linux-image-amd64 kmod binutils
+  # filesystems, block devices, labels and ACLs
+  e2fsprogs xfsprogs btrfs-progs util-linux fdisk gdisk attr acl lvm2 cryptsetup-bin
+  # the rescue and sandbox tests
+  whois iproute2 procps psmisc systemd python3-jsonschema time
+  # ELF fixtures
+  gcc gcc-multilib libc6-dev
+  # the VM test and UKIs
+  qemu-system-x86 systemd-boot-efi
+  # packaging and the man page
+  rpm rpmlint lintian man-db
+)
+export DEBIAN_FRONTEND=noninteractive
+if [ "${1:-}" = "--list" ]; then printf '%s\n' "${PACKAGES[@]}"; exit 0; fi
+apt-get update -qq
+apt-get install -y -qq "${PACKAGES[@]}" >/dev/null
