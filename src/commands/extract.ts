@@ -14,12 +14,14 @@ export function register(program: Command): void {
     .option('--merged', 'extract every segment into DIR in order: the tree the kernel would see')
     .option('--json', 'print what was extracted as JSON')
     .option('--no-native', 'use only the built-in decoders')
+    .option('--verify', 'check the data of every file in crc archives, also of files this command skips unread')
     .option('--max-output <bytes>', 'stop after this many decompressed bytes (bomb guard)')
-    .action(async (image: string, dir: string, patterns: string[], o: { merged?: boolean; json?: boolean; native: boolean; maxOutput?: string }) => {
+    .action(async (image: string, dir: string, patterns: string[], o: { merged?: boolean; json?: boolean; native: boolean; verify?: boolean; maxOutput?: string }) => {
       const r = await extractImage(image, dir, {
         merged: o.merged,
         patterns,
         native: o.native,
+        verify: o.verify,
         maxOutput: o.maxOutput ? intOption('--max-output', o.maxOutput) : undefined,
         onWarning: (m) => process.stderr.write(`rdrescue: warning: ${m}\n`),
       });

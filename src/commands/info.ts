@@ -10,9 +10,10 @@ export function register(program: Command): void {
     .argument('[image]', "initramfs image (default: the running kernel's)")
     .option('--json', 'print the report as JSON')
     .option('--no-native', 'use only the built-in decoders')
+    .option('--verify', 'check the data of every file in crc archives, also of files this command skips unread')
     .option('--max-output <bytes>', 'stop after this many decompressed bytes (bomb guard)')
-    .action(async (image: string | undefined, o: { json?: boolean; native: boolean; maxOutput?: string }) => {
-      const info = await imageInfo(resolveImage(image), { native: o.native, maxOutput: o.maxOutput ? intOption('--max-output', o.maxOutput) : undefined });
+    .action(async (image: string | undefined, o: { json?: boolean; native: boolean; verify?: boolean; maxOutput?: string }) => {
+      const info = await imageInfo(resolveImage(image), { native: o.native, verify: o.verify, maxOutput: o.maxOutput ? intOption('--max-output', o.maxOutput) : undefined });
       if (o.json) printJson(info);
       else process.stdout.write(formatInfo(info));
     });

@@ -12,10 +12,11 @@ export function register(program: Command): void {
     .option('-l, --long', 'one `cpio -tv`-like line per entry (numeric owners, UTC times)')
     .option('--json', 'print a JSON array of entries')
     .option('--no-native', 'use only the built-in decoders')
+    .option('--verify', 'check the data of every file in crc archives, also of files this command skips unread')
     .option('--max-output <bytes>', 'stop after this many decompressed bytes (bomb guard)')
-    .action(async (image: string | undefined, patterns: string[], o: { long?: boolean; json?: boolean; native: boolean; maxOutput?: string }) => {
+    .action(async (image: string | undefined, patterns: string[], o: { long?: boolean; json?: boolean; native: boolean; verify?: boolean; maxOutput?: string }) => {
       const file = resolveImage(image);
-      const opts = { patterns, native: o.native, maxOutput: o.maxOutput ? intOption('--max-output', o.maxOutput) : undefined };
+      const opts = { patterns, native: o.native, verify: o.verify, maxOutput: o.maxOutput ? intOption('--max-output', o.maxOutput) : undefined };
       if (o.json) {
         const all = [];
         for await (const { entry, segment, rawName } of listImage(file, opts)) all.push(toListed(entry, segment, rawName));

@@ -3,8 +3,10 @@ import { accessSync, closeSync, constants, mkdtempSync, openSync, readSync, rmSy
 import { tmpdir } from 'node:os';
 import { basename, delimiter, join } from 'node:path';
 import { FormatError, RdError } from '../errors.js';
-import { OUTPUT_CHUNK, OutputGate, type OutputSink } from './sink.js';
+import { chunks } from './buffers.js';
+import { OutputGate, type OutputSink } from './sink.js';
 import type { ByteSource } from './source.js';
+import type { FileOrigin } from './types.js';
 
 const found = new Map<string, string | undefined>();
 
@@ -143,12 +145,6 @@ export interface ProgramReach {
   direct?: boolean;
 }
 
-/** Where a member starts in the image file, when the input is a file. */
-export interface FileOrigin {
-  path: string;
-  start: number;
-}
-
 /**
  * A decompressor program on PATH (for speed only) fed exactly one member's
  * bytes, found by walking the format's framing. Its stdout goes to the sink.
@@ -280,12 +276,17 @@ function runProgram(path: string, args: string[], sink: OutputSink, reader?: str
   /**
    * Reads the fifo until a chunk is ready for the consumer (true) or the
    * program has closed it (false). Without `wait`, stops where a read would
-   * block. Reads fill one OUTPUT_CHUNK buffer at a time: a pipe read returns
-   * at most 64 KiB, and a buffer per read would cost an allocation each.
+   * block. Reads fill one pooled chunk at a time (a pipe read returns at most
+   * 64 KiB); the parser gives each back when done (buffers.ts).
    */
   let eof = false;
-  let chunk = Buffer.allocUnsafe(OUTPUT_CHUNK);
+  let chunk = fifo ? chunks.take() : EMPTY;
   let filled = 0;
+  /** The chunk being filled was never handed on: nobody else has it. */
+  const release = () => {
+    chunks.give(chunk);
+    chunk = EMPTY;
+  };
   const pull = (wait: boolean): boolean => {
     while (!eof && !sink.ready) {
       const n = readFifo(wait ? fifo!.read : fifo!.poll, chunk, filled);
@@ -294,10 +295,11 @@ function runProgram(path: string, args: string[], sink: OutputSink, reader?: str
       if (n === 0) eof = true;
       if (filled === chunk.length || (eof && filled > 0)) {
         sink.push(chunk.subarray(0, filled));
-        chunk = Buffer.allocUnsafe(OUTPUT_CHUNK);
+        chunk = eof ? EMPTY : chunks.take();
         filled = 0;
       }
     }
+    if (eof) release();
     return !eof;
   };
   return {
@@ -338,11 +340,14 @@ function runProgram(path: string, args: string[], sink: OutputSink, reader?: str
     },
     close: () => {
       fifo?.close();
+      release();
       if (child.exitCode === null) child.kill();
       if (input && input.exitCode === null) input.kill();
     },
   };
 }
+
+const EMPTY = Buffer.alloc(0);
 
 /** A pipe's read end twice (blocking, and not) and its write end, for a child's stdout. */
 interface Fifo {

@@ -1,6 +1,5 @@
 import { FormatError } from '../errors.js';
-import type { FileOrigin } from './pipe.js';
-import type { MemberInput } from './types.js';
+import type { FileOrigin, MemberInput } from './types.js';
 
 /**
  * Buffered reading of one member's compressed bytes with offsets relative to

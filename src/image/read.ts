@@ -13,6 +13,8 @@ export interface ReadOptions {
   maxOutput?: number;
   /** Allow native decompressors where faster; false forces the built-in decoders. */
   native?: boolean;
+  /** Check the data of every file in crc archives, also of files the command skips (else only files read whole are checked). */
+  verify?: boolean;
 }
 
 export type ImageEvent =
@@ -76,7 +78,7 @@ export async function* readImage(path: string, opts: ReadOptions = {}): AsyncGen
         if (offset % 4 !== 0) throw new FormatError('cpio archive is not 4-byte aligned, so the kernel would reject it as "invalid magic"', { ...where, offset });
         const fileLocate: Locate = (at) => ({ offset: at, suffix: '' });
         try {
-          const it = readArchive(s, fileLocate);
+          const it = readArchive(s, fileLocate, opts);
           for (;;) {
             const r = await it.next();
             if (r.done) {
@@ -132,7 +134,7 @@ export async function* readImage(path: string, opts: ReadOptions = {}): AsyncGen
             if (v.buf[v.pos] !== 0x30) {
               throw new FormatError(`junk within compressed archive` + memberLocate(out.offset).suffix, { offset });
             }
-            const it = readArchive(out, memberLocate);
+            const it = readArchive(out, memberLocate, opts);
             for (;;) {
               const r = await it.next();
               if (r.done) {
