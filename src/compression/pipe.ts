@@ -133,6 +133,8 @@ export interface Feed {
   close(): void;
   /** The program reads the whole member itself, so a failure cannot be placed more closely than the member. */
   readonly whole?: boolean;
+  /** Only where the program reads the member itself: the next n bytes are its business, the walk need not read them. */
+  skip?(n: number): void;
 }
 
 /** How a program gets its member: see programFeed. */
@@ -177,7 +179,7 @@ export function programFeed(program: string, args: string[], sink: OutputSink, h
   if (reach !== undefined) {
     // xz --single-stream starts reading from the member's start on, while the walk finds where the member ends.
     const run = runProgram(path, args, sink, reader(reach === 'stops-at-end' ? undefined : reach));
-    return { write: (parts) => run.write(parts), end: () => run.end(), close: () => run.close(), whole: true };
+    return { write: (parts) => run.write(parts), end: () => run.end(), close: () => run.close(), whole: true, skip: () => undefined };
   }
   let length = 0;
   let run: Feed | undefined;
@@ -192,6 +194,9 @@ export function programFeed(program: string, args: string[], sink: OutputSink, h
     },
     close: () => run?.close(),
     whole: true,
+    skip: (n) => {
+      length += n;
+    },
   };
 }
 
@@ -435,8 +440,18 @@ export class Passer {
     return b;
   }
 
-  /** Consume n bytes of the member without looking at them, passing them on as they come. */
+  /**
+   * Consume n bytes of the member without looking at them, passing them on
+   * as they come; a program that reads the member itself gets nothing, and
+   * the bytes are not read here at all (a seek in a file).
+   */
   async *skip(n: number): AsyncGenerator<Buffer, void, undefined> {
+    if (this.feed.skip) {
+      this.feed.skip(n);
+      await this.src.discard(n);
+      if (this.sink.ready) yield* this.sink.drain();
+      return;
+    }
     while (n > 0) {
       const k = Math.min(n, FEED_BATCH);
       await this.src.pass(k, (piece) => {
