@@ -1,18 +1,20 @@
 import type { Command } from 'commander';
 import { imageInfo, type ImageInfo } from '../image/info.js';
 import { intOption, printJson } from './common.js';
-import { resolveImage } from './image-arg.js';
+import { ADDONS_HELP, PROFILE_HELP, resolveImage, ukiFlags } from './image-arg.js';
 
 export function register(program: Command): void {
   program
     .command('info')
     .description('show the segments of an image and what it is: kernel version, generator, microcode, biggest directories, modules; warns about what the kernel would refuse (an xz check other than CRC32 or none)')
-    .argument('[image]', "initramfs image (default: the running kernel's)")
+    .argument('[image]', "initramfs image, UKI or kernel with a built-in initramfs (default: the running kernel's)")
     .option('--json', 'print the report as JSON')
+    .option('--profile <n>', PROFILE_HELP)
+    .option('--addons <dir>', ADDONS_HELP)
     .option('--no-native', 'use only the built-in decoders')
     .option('--max-output <bytes>', 'stop after this many decompressed bytes (bomb guard)')
-    .action(async (image: string | undefined, o: { json?: boolean; native: boolean; maxOutput?: string }) => {
-      const info = await imageInfo(resolveImage(image), { native: o.native, maxOutput: o.maxOutput ? intOption('--max-output', o.maxOutput) : undefined });
+    .action(async (image: string | undefined, o: { json?: boolean; native: boolean; maxOutput?: string; profile?: string; addons?: string }) => {
+      const info = await imageInfo(resolveImage(image), { ...ukiFlags(o), native: o.native, maxOutput: o.maxOutput ? intOption('--max-output', o.maxOutput) : undefined });
       if (o.json) printJson(info);
       else process.stdout.write(formatInfo(info));
     });
