@@ -22,8 +22,37 @@ export function register(program: Command): void {
 
 const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
 
-export function formatInfo(i: ImageInfo): string {
+/** What a UKI boots with: its sections, profiles and addons, before the report of the initrd chain. */
+function ukiLines(i: ImageInfo): string[] {
+  const u = i.container.uki;
+  if (!u) return [];
   const lines: string[] = [];
+  lines.push(`UKI:          ${i.file} (${u.signed ? 'signed: an Authenticode certificate table is present, not verified' : 'not signed: no certificate table'})`);
+  lines.push(`Uname:        ${u.uname ?? 'none (no .uname section)'}`);
+  lines.push(`OS:           ${u.prettyName ?? 'unknown (no .osrel section)'}`);
+  lines.push(`Command line: ${u.cmdline ?? 'none (no .cmdline section)'}`);
+  if (u.profiles.length) {
+    lines.push(`Profile:      ${u.profile}${u.profile === 0 ? ' (the default)' : ''} of ${u.profiles.length}`);
+    for (const p of u.profiles) lines.push(`  profile ${p.index}: ${p.text.replace(/\n/g, ' ') || '(empty .profile)'}`);
+  }
+  lines.push('Sections:');
+  const rows = [['name', 'offset', 'size', 'address']];
+  for (const s of u.sections) rows.push([s.name, String(s.offset), String(s.size), `0x${s.virtualAddress.toString(16)}`]);
+  const w = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  for (const r of rows) lines.push('  ' + r.map((v, c) => (c === 0 ? v.padEnd(w[c]!) : v.padStart(w[c]!))).join('  '));
+  if (u.addons.length) {
+    lines.push('Addons:');
+    for (const a of u.addons) lines.push(`  ${a.file}: ${a.sections.filter((n) => n.startsWith('.')).join(' ')}${a.skipped ? ` (not loaded: ${a.skipped})` : ''}`);
+  }
+  lines.push(`Initrd chain: ${i.container.parts.map((p) => p.label).join(' + ')}`);
+  lines.push('');
+  return lines;
+}
+
+export function formatInfo(i: ImageInfo): string {
+  const lines: string[] = ukiLines(i);
+  const k = i.container.kernel;
+  if (k) lines.push(`Kernel image: ${i.file} (${k.version ?? 'no version string'}; boot protocol ${k.protocol}; ${k.payloadCompression} payload)`, `Built in:     ${i.container.parts[0]?.label}`, '');
   const total = i.segments.reduce((a, s) => a + s.uncompressedBytes, 0);
   lines.push(`Image:        ${i.file}`);
   lines.push(`Size:         ${i.size} bytes (${mib(i.size)}), ${mib(total)} of cpio data, ${i.entries} entries`);
@@ -33,12 +62,13 @@ export function formatInfo(i: ImageInfo): string {
   for (const w of i.warnings) lines.push(`Warning:      ${w.message}`);
   lines.push('');
   lines.push('Segments:');
-  const rows = [['#', 'offset', 'stored', 'compression', 'format', 'entries', 'uncompressed']];
+  const from = i.segments.some((s) => s.source);
+  const rows = [['#', 'offset', 'stored', 'compression', 'format', 'entries', 'uncompressed', ...(from ? ['from'] : [])]];
   for (const s of i.segments) {
-    rows.push([String(s.index), String(s.offset), String(s.storedBytes), s.compression, s.format ?? '-', String(s.entries), String(s.uncompressedBytes)]);
+    rows.push([String(s.index), String(s.offset), String(s.storedBytes), s.compression, s.format ?? '-', String(s.entries), String(s.uncompressedBytes), ...(from ? [s.source ?? ''] : [])]);
   }
   const w = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  for (const r of rows) lines.push('  ' + r.map((v, c) => (c === 3 || c === 4 ? v.padEnd(w[c]) : v.padStart(w[c]))).join('  '));
+  for (const r of rows) lines.push('  ' + r.map((v, c) => (c === 3 || c === 4 || c === 7 ? v.padEnd(w[c]) : v.padStart(w[c]))).join('  ').trimEnd());
   lines.push('');
   lines.push('Largest directories (files directly inside):');
   for (const d of i.largestDirectories) lines.push(`  ${mib(d.bytes).padStart(10)}  ${d.path}`);

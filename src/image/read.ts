@@ -68,6 +68,7 @@ async function* walkPart(part: ImagePart, walk: Walk, opts: ReadOptions): AsyncG
   let archive = walk.archive;
   try {
     let s = new ByteStream(src);
+    s.offset = src.offset;
     for (;;) {
       let zeros = 0;
       for (;;) {
