@@ -42,7 +42,7 @@ function ukiLines(i: ImageInfo): string[] {
   for (const r of rows) lines.push('  ' + r.map((v, c) => (c === 0 ? v.padEnd(w[c]!) : v.padStart(w[c]!))).join('  '));
   if (u.addons.length) {
     lines.push('Addons:');
-    for (const a of u.addons) lines.push(`  ${a.file}: ${a.sections.filter((n) => n.startsWith('.')).join(' ')}${a.skipped ? ` (not loaded: ${a.skipped})` : ''}`);
+    for (const a of u.addons) lines.push(`  ${a.file}: ${a.sections.join(' ')}${a.skipped ? ` (not loaded: ${a.skipped})` : ''}`);
   }
   lines.push(`Initrd chain: ${i.container.parts.map((p) => p.label).join(' + ')}`);
   lines.push('');

@@ -59,6 +59,8 @@ export interface ContainerOptions {
 }
 
 const HEAD = 0x250;
+/** What the stub takes from an addon (the rest is the addon stub's own code). */
+const ADDON_SECTIONS = ['.cmdline', '.dtb', '.dtbauto', '.ucode', '.initrd', '.uname', '.sbat'];
 
 export async function openContainer(path: string, opts: ContainerOptions = {}): Promise<Container> {
   let head: Buffer;
@@ -134,7 +136,7 @@ function ukiContainer(u: Uki, opts: ContainerOptions): Container {
       uname,
       prettyName: osrel === undefined ? undefined : prettyName(osrel),
       signed: u.pe.certificate !== undefined,
-      addons: addons.map((a) => ({ file: a.file, sections: a.pe.sections.map((s) => s.name), ...(a.skipped ? { skipped: a.skipped } : {}) })),
+      addons: addons.map((a) => ({ file: a.file, sections: a.pe.sections.map((s) => s.name).filter((n) => ADDON_SECTIONS.includes(n)), ...(a.skipped ? { skipped: a.skipped } : {}) })),
     },
   };
 }
