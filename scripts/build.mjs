@@ -4,7 +4,7 @@
 // is downloaded at build time.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, chmodSync, mkdirSync, renameSync, writeFileSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
@@ -21,8 +21,13 @@ await build({
   outfile: join(dist, `rdrescue.cjs.tmp-${process.pid}`),
   banner: { js: '#!/usr/bin/env node' },
   legalComments: 'none',
+  // The example image `rdrescue info` shows on a machine with none (src/image/example-image.ts), carried inside the bundle
+  // so the npm package, the single executable and the packages all have it.
+  define: { RDRESCUE_EXAMPLE_IMAGE: JSON.stringify(readFileSync(join(root, 'fixtures/example-image.img')).toString('base64')) },
   minifySyntax: true,
   logLevel: 'warning',
+  // example-image.ts reads the fixture through import.meta only where RDRESCUE_EXAMPLE_IMAGE is not defined, never in the bundle.
+  logOverride: { 'empty-import-meta': 'silent' },
 });
 chmodSync(join(dist, `rdrescue.cjs.tmp-${process.pid}`), 0o755);
 // Renamed into place so tests running the bundle never read a half-written file.
