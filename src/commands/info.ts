@@ -2,9 +2,10 @@ import type { Command } from 'commander';
 import { imageInfo, type ImageInfo } from '../image/info.js';
 import { intOption, printJson } from './common.js';
 import { withImageOrExample } from './image-arg.js';
+import { examples } from './examples.js';
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('info')
     .description('show the segments of an image and what it is: kernel version, generator, microcode, biggest directories, modules; warns about what the kernel would refuse (an xz check other than CRC32 or none)')
     .argument('[image]', "initramfs image (default: the running kernel's, else the newest in /boot, else an example image)")
@@ -18,6 +19,11 @@ export function register(program: Command): void {
       if (o.json) printJson(info);
       else process.stdout.write(formatInfo(info));
     });
+  examples(cmd, [
+    ['rdrescue info', 'the running kernel\'s initramfs (else the newest in /boot, else an example image)'],
+    ['rdrescue info /boot/initrd.img-6.1.0-18-amd64', 'kernel version, generator, microcode, segments, biggest directories, modules'],
+    ['rdrescue info --json /boot/initramfs-6.1.0-18-amd64.img', 'the same report as JSON'],
+  ]);
 }
 
 /** What the report names as its image when it shows the example (its temporary copy is gone by then). */
