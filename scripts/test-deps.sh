@@ -15,8 +15,8 @@ PACKAGES=(
   gcc gcc-multilib libc6-dev
   # the VM test and UKIs
   qemu-system-x86 systemd-boot-efi
-  # packaging and the man page
-  rpm rpmlint lintian man-db
+  # packaging, the man page and shell completion
+  rpm rpmlint lintian man-db zsh fish
 )
 export DEBIAN_FRONTEND=noninteractive
 if [ "${1:-}" = "--list" ]; then printf '%s\n' "${PACKAGES[@]}"; exit 0; fi
