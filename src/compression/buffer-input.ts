@@ -7,34 +7,27 @@ import type { Compression, DecodeOptions, MemberInput } from './types.js';
  * buffer's start, as FileSource counts from the file's.
  */
 export class BufferInput implements MemberInput {
-  private pending: Buffer[];
+  /** Buffer position of the next byte read() hands out; bytes given back are always the last ones handed out. */
   offset = 0;
   readonly size: number;
 
-  constructor(bytes: Buffer) {
-    this.pending = bytes.length ? [bytes] : [];
+  constructor(private readonly bytes: Buffer) {
     this.size = bytes.length;
   }
 
   async read(): Promise<Buffer | null> {
-    const b = this.pending.pop() ?? null;
-    if (b) this.offset += b.length;
-    return b;
+    if (this.offset >= this.size) return null;
+    const rest = this.bytes.subarray(this.offset);
+    this.offset = this.size;
+    return rest;
   }
 
   unread(rest: Buffer): void {
-    if (!rest.length) return;
-    this.pending.push(rest);
     this.offset -= rest.length;
   }
 
   skip(n: number): void {
     this.offset += n;
-    while (n > 0 && this.pending.length) {
-      const p = this.pending.pop()!;
-      if (p.length > n) this.pending.push(p.subarray(n));
-      n -= Math.min(n, p.length);
-    }
   }
 
   async close(): Promise<void> {}
