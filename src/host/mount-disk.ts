@@ -2,6 +2,7 @@ import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { RdError, EXIT } from '../errors.js';
 import { readMountinfo, type MountInfo } from '../rescue/mounts.js';
+import { pausePoint } from '../rescue/test-pause.js';
 import { resolveInRoot } from '../rescue/target.js';
 import { devicesInUse, listBlockDevices, probeVolume, readDiskLayout, type BlockDevice, type DiskLayout, type Volume } from './block-devices.js';
 import { LINUX_FS, linuxRootAt, topLevelSubvolumes, type RootCandidate } from './find-root.js';
@@ -233,6 +234,7 @@ export function mountDisk(o: MountDiskOptions): HeldMount {
     const rootDev = deviceFor(s, root.volume, readOnly);
     const subvol = root.subvol !== undefined ? [`subvol=${root.subvol}`] : [];
     mountVolume(s.holder, rootDev, root.volume, root.disk, at, [...subvol, ...xfsOptions(s, root.volume)], readOnly, '/', record.notes);
+    pausePoint('mount:root');
     const fstab = parseFstab(readFileSync(resolveInRoot(at, 'etc/fstab'), 'latin1'));
     const plan = planMounts(fstab, root.disk.layout.volumes);
     const fstabRoot = plan.root && resolveSpec(plan.root.spec, root.disk.layout.volumes, { partitionNumbers: true });

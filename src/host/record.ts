@@ -32,7 +32,7 @@ export interface HeldMount {
   notes: string[];
 }
 
-export const RECORD_DIR = process.env.RDRESCUE_RUN_DIR ?? '/run/rdrescue/mounts';
+export const RECORD_DIR = '/run/rdrescue/mounts';
 
 function fileFor(at: string): string {
   return join(RECORD_DIR, `${createHash('sha256').update(at).digest('hex').slice(0, 16)}.json`);
