@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { BUNDLE, rdrescue } from '../helpers/cli.js';
 import { buildDisk, loopsOf, mountsUnder, sh, sha256, withMounted, withRange, writeRoot, type Disk } from './disk.js';
 
-type T = typeof t;
+type T = Pick<typeof t, 'teardown' | 'equal' | 'same' | 'notOk' | 'match' | 'ok'>;
 const XFS_UUID = '0d6c1a9e-7d2b-4b7e-9a51-3f1c2e4d5a60';
 
 function scratch(t: T): string {
