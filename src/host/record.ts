@@ -72,3 +72,17 @@ export function readRecords(): HeldMount[] {
 export function recordHolding(path: string): HeldMount | undefined {
   return readRecords().find((r) => r.at === path || r.steps.some((s) => s.kind === 'mount' && s.target === path));
 }
+
+/** What `env` says about a root `rdrescue mount` made: the disk and each filesystem mounted from it. */
+export interface RescueHostFacts {
+  source: string;
+  at: string;
+  readOnly: boolean;
+  mounts: Array<{ mountPoint: string; device: string; fsType: string; options: string[] }>;
+}
+
+export function rescueHostFacts(root: string): RescueHostFacts | undefined {
+  const r = readRecords().find((x) => x.at === root);
+  if (!r) return undefined;
+  return { source: r.source, at: r.at, readOnly: r.readOnly, mounts: r.steps.flatMap((s) => (s.kind === 'mount' ? [{ mountPoint: s.what, device: s.device, fsType: s.fsType, options: s.options }] : [])) };
+}
