@@ -103,7 +103,8 @@ function describe(v: Volume, disk: Disk): string {
 function repairHint(v: Volume, disk: Disk): string {
   const tool = v.type === 'xfs' ? 'xfs_repair' : v.type === 'btrfs' ? 'btrfs check' : `fsck.${v.type} -f`;
   const attach = v.partNumber === undefined ? disk.path : `$(losetup -f --show -o ${v.range.offset} --sizelimit ${v.range.size} ${disk.path})`;
-  return `${tool} ${attach}`;
+  // xfs_repair refuses a dirty log (and -L throws it away): the log is replayed by a writable mount first
+  return v.type === 'xfs' ? `rdrescue mount --rw (replays the log), umount, then ${tool} ${attach}` : `${tool} ${attach}`;
 }
 
 /**

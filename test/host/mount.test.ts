@@ -229,6 +229,30 @@ t.test('a journal that needs replay: mounted without it, said with the repair co
   t.notMatch(state, /needs_recovery/, 'replayed once made writable');
 });
 
+t.test('an XFS whose log needs recovery: norecovery on the read-only loop, no byte changed, the log replayed by the fix', async (t) => {
+  const d = disk(t, 'gpt', [{ sizeMiB: 300, fs: 'xfs', fill: (m) => writeRoot(m, { name: 'Rocky Linux', fstab: ['/dev/vda1 / xfs defaults 0 0'] }) }]);
+  // a crash: the last write is only in the log when the filesystem goes down
+  withMounted(d.image, d.parts[0], (m) => {
+    writeFileSync(join(m, 'etc/written-before-crash'), 'x');
+    sh('xfs_io', ['-x', '-c', 'shutdown -f', m]);
+  });
+  const at = scratch(t);
+  const before = sha256(d.image);
+  const m = rdrescue(['mount', d.image, '--at', at]);
+  t.equal(m.status, 0, m.stderr);
+  t.match(m.stdout, /\/ +\/dev\/loop\d+ +xfs +ro,norecovery/);
+  t.match(m.stdout, /note: \/ \(.*partition 1, xfs\) was not cleanly unmounted.*rdrescue mount --rw \(replays the log\), umount, then xfs_repair /);
+  t.notOk(existsSync(join(at, 'etc/written-before-crash')), 'what is only in the log is not visible read-only');
+  t.equal(rdrescue(['umount', at]).status, 0);
+  t.equal(sha256(d.image), before, 'no byte changed: the log was not replayed behind the user\'s back');
+  t.equal(rdrescue(['mount', d.image, '--at', at]).status, 0);
+  passwd(t, at);
+  t.ok(existsSync(join(at, 'etc/written-before-crash')), 'made writable: the log was replayed');
+  t.equal(rdrescue(['umount', at]).status, 0);
+  released(t, d, at);
+  t.match(rootHash(d, 0, ['ro']), /^\$6\$/, 'a plain read-only mount works again: the log is clean');
+});
+
 t.test('an fstab entry whose device is not on the disk: a warning naming the fix, the rest is mounted', async (t) => {
   const d = rhelDisk(t, ['UUID=dead0000-0000-4000-8000-000000000000 /data xfs defaults 0 0', 'UUID=dead0000-0000-4000-8000-000000000001 /opt xfs nofail 0 0']);
   const at = scratch(t);
