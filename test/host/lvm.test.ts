@@ -4,7 +4,7 @@
 // the same disk (same VG name, same PV UUID) is attached on the host.
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openRange } from '../../src/host/byte-source.js';
@@ -12,19 +12,10 @@ import { readDiskLayout } from '../../src/host/block-devices.js';
 import { logicalVolumes } from '../../src/host/lvm.js';
 import { readPvMetadataText, volumeGroupOf } from '../../src/host/lvm-metadata.js';
 import { rdrescue } from '../helpers/cli.js';
-import { buildDisk, loopsOf, makeVolumeGroup, mountsUnder, sh, sha256, withMounted, withRange, writeRoot } from './disk.js';
+import { loopsOf, mountsUnder, rhelOnLvm, sh, sha256, withMounted, withRange } from './disk.js';
 
 const env = { ...process.env, LVM_SUPPRESS_FD_WARNINGS: '1' };
 const lvm = (args: string[]) => execFileSync('lvm', args, { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-
-function rhelOnLvm() {
-  const d = buildDisk('gpt', [{ sizeMiB: 24, fs: 'ext4', label: 'boot', fill: (m) => writeFileSync(join(m, 'vmlinuz-5.14'), 'k') }, { sizeMiB: 340, name: 'lvm' }]);
-  const lvs = makeVolumeGroup(d.image, d.parts[1], 'rhel', [
-    { name: 'root', sizeMiB: 300, fs: 'xfs', fill: (m) => writeRoot(m, { name: 'Red Hat Enterprise Linux', fstab: ['/dev/mapper/rhel-root / xfs defaults 0 0', 'LABEL=boot /boot ext4 defaults 1 2', '/dev/mapper/rhel-swap none swap defaults 0 0'] }) },
-    { name: 'swap', sizeMiB: 16, fs: 'swap' },
-  ]);
-  return { d, lvs };
-}
 
 t.test('VG metadata as lvm itself reports it: LV names, PV ranges, byte offsets', async (t) => {
   const { d, lvs } = rhelOnLvm();
