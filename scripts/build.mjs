@@ -4,13 +4,26 @@
 // is downloaded at build time.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, chmodSync, mkdirSync, renameSync, writeFileSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
 const root = join(dirname(new URL(import.meta.url).pathname), '..');
 const dist = join(root, 'dist');
 mkdirSync(dist, { recursive: true });
+
+// rdxattr (src/native/xattr-helper.c): extended attributes and ACLs for the
+// rescue commands, which Node cannot read or write. Freestanding (no libc),
+// so the one binary runs in any initramfs of this architecture; the bundle
+// carries it as base64 (~4 KiB), tests running from source use the file.
+const helper = join(dist, `rdxattr-${process.arch}`);
+try {
+  execFileSync('gcc', ['-static', '-nostdlib', '-Os', '-ffreestanding', '-fno-builtin', '-fno-stack-protector', '-fno-asynchronous-unwind-tables', '-fno-pie', '-no-pie', '-Wl,--build-id=none,-z,noseparate-code,-z,norelro', '-s', '-Wall', '-Werror', '-o', `${helper}.tmp`, join(root, 'src/native/xattr-helper.c')], { stdio: 'inherit' });
+} catch (e) {
+  console.error(`build: cannot compile src/native/xattr-helper.c with gcc (${e.message.split('\n')[0]}); without it rescue commands cannot keep labels and ACLs`);
+  process.exit(1);
+}
+renameSync(`${helper}.tmp`, helper);
 
 await build({
   entryPoints: [join(root, 'src/cli.ts')],
@@ -22,6 +35,11 @@ await build({
   banner: { js: '#!/usr/bin/env node' },
   legalComments: 'none',
   minifySyntax: true,
+  define: {
+    __RDRESCUE_XATTR_HELPER__: JSON.stringify({ arch: process.arch, base64: readFileSync(helper).toString('base64') }),
+    // only the run from source looks for dist/rdxattr-ARCH next to it; the bundle has it inside
+    'import.meta.dirname': 'undefined',
+  },
   logLevel: 'warning',
 });
 chmodSync(join(dist, `rdrescue.cjs.tmp-${process.pid}`), 0o755);

@@ -11,7 +11,11 @@ export { atomicReplace, durableRemove, type ReplaceOptions } from './atomic-writ
 export { applyPlan, describePlan, type Plan, type FileChange, type ApplyOptions, type ApplyResult } from './plan.js';
 export { planPassword, resetPassword, checkPassword, checkCryptString, type PasswordOptions } from './passwd.js';
 export { planUnlock, unlockUser, faillockDirs, type UnlockOptions } from './unlock.js';
-export { planRelabel, relabel, relabelAfterReplace, AUTORELABEL, type RelabelOptions } from './relabel.js';
+export { planRelabel, relabel, type RelabelOptions } from './relabel.js';
+export { withLabels, autorelabelPath, relabelRequested, AUTORELABEL, SUSE_AUTORELABEL, type LabelOptions } from './labels.js';
+export { policyLabel } from './file-contexts.js';
+export { readXattrs, writeXattrs, xattrsUnavailable, type Xattrs } from './xattrs.js';
+export { fileMeta, type FileMeta } from './file-meta.js';
 export { fstabCheck, planFstabDisable, planFstabNofail, fstabDisable, fstabNofail, type FstabEntry, type FstabCheckOptions } from './fstab.js';
 export { readJournal, lastUndoable, JOURNAL_PATH, UNDO_DIR, type JournalEntry, type JournalFile } from './journal.js';
 export { planUndo, undoChange, type UndoOptions } from './undo.js';

@@ -1,6 +1,7 @@
 import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync } from 'node:fs';
 import { RdError } from '../errors.js';
-import { appendJournal, fileMeta, nextJournalId, saveUndoCopy, sha256, type FileMeta, type JournalFile } from '../rescue/journal.js';
+import { fileMeta, type FileMeta } from '../rescue/file-meta.js';
+import { appendJournal, nextJournalId, saveUndoCopy, sha256, type JournalFile } from '../rescue/journal.js';
 import { applyRemount } from '../rescue/mounts.js';
 import { applyPlan, describePlan, type ApplyResult, type Plan } from '../rescue/plan.js';
 import { resolveInRoot } from '../rescue/target.js';
