@@ -6,6 +6,7 @@ import { rootDevicePath } from './env.js';
 import { unescapeOctal } from './mounts.js';
 import { applyPlan, type ApplyOptions, type ApplyResult, type Plan } from './plan.js';
 import { findProgram } from './programs.js';
+import { withLabels } from './labels.js';
 import { remountIfReadOnly } from './relabel.js';
 import { resolveInRoot } from './target.js';
 
@@ -190,7 +191,7 @@ function planEdit(root: string, action: string, mountPoint: string, edit: (l: Ra
   const texts = lines.map((l) => l.text);
   texts[i] = replaced;
   const after = Buffer.from(texts.join('\n'), 'latin1');
-  return {
+  return withLabels({
     action,
     root,
     subject: mountPoint,
@@ -198,7 +199,7 @@ function planEdit(root: string, action: string, mountPoint: string, edit: (l: Ra
     remount: remountIfReadOnly(root),
     notes: [],
     satisfied: false,
-  };
+  });
 }
 
 export function planFstabDisable(root: string, mountPoint: string): Plan {
