@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, openSync, readFileSync, readSync, realpathSync } from 'node:fs';
 import { RdError, EXIT } from '../errors.js';
 import { findProgram } from './programs.js';
+import { makeWritable } from '../host/writable.js';
 
 /** One line of /proc/self/mountinfo (proc(5)). */
 export interface MountInfo {
@@ -148,9 +149,11 @@ export function planRemount(path: string, mode: 'ro' | 'rw', mounts: MountInfo[]
   return { mountPoint: m.mountPoint, device: m.source, fsType: m.fsType, from, to: mode, changed: from !== mode, warnings };
 }
 
-/** Remounts as planned and checks the kernel agrees. */
-export function applyRemount(plan: RemountResult): void {
+/** Remounts as planned and checks the kernel agrees; returns a note when it had to do more (a disk `rdrescue mount` holds read-only). */
+export function applyRemount(plan: RemountResult): string | undefined {
   if (!plan.changed) return;
+  const madeWritable = plan.to === 'rw' ? makeWritable(plan.mountPoint) : undefined;
+  if (madeWritable) return madeWritable;
   try {
     runMount(['-o', `remount,${plan.to}`, plan.mountPoint]);
   } catch (e) {

@@ -76,8 +76,8 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions = {}): Promise<Ap
   if (plan.satisfied) return { plan, applied: false, notes };
   if (plan.lockShadow) checkShadowUnlocked(plan.root, { force: opts.force });
   if (plan.remount?.changed) {
-    applyRemount(plan.remount);
-    notes.push(`remounted ${plan.remount.mountPoint} ${plan.remount.to}`);
+    const said = applyRemount(plan.remount);
+    notes.push(said ?? `remounted ${plan.remount.mountPoint} ${plan.remount.to}`);
   }
   let lock: ShadowLock | undefined;
   if (plan.lockShadow) {

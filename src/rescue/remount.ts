@@ -18,7 +18,7 @@ export function remount(o: RemountOptions): RemountResult & { applied: boolean }
   const entry = () => ({ id: nextJournalId(o.root), time: new Date().toISOString(), action: `remount ${o.mode}`, subject: plan.mountPoint, summary: [`${plan.mountPoint} remounted ${o.mode}`], files: [] });
   // the journal lives on this filesystem: write it while it is writable
   if (o.mode === 'ro') appendJournal(o.root, entry());
-  applyRemount(plan);
+  const said = applyRemount(plan);
   if (o.mode === 'rw') appendJournal(o.root, entry());
-  return { ...plan, applied: true };
+  return { ...plan, warnings: said ? [...plan.warnings, said] : plan.warnings, applied: true };
 }

@@ -64,8 +64,8 @@ export async function applyFilePlan(fp: FilePlan): Promise<ApplyResult> {
   if (fp.satisfied) return { plan, applied: false, notes: plan.notes };
   const notes = [...plan.notes];
   if (plan.remount?.changed) {
-    applyRemount(plan.remount);
-    notes.push(`remounted ${plan.remount.mountPoint} ${plan.remount.to}`);
+    const said = applyRemount(plan.remount);
+    notes.push(said ?? `remounted ${plan.remount.mountPoint} ${plan.remount.to}`);
   }
   // Mode and owner of the regular files as they were before anything here touches them, journaled so undo puts them back.
   const prior = new Map<string, FileMeta>();
