@@ -11,7 +11,8 @@ export function register(program: Command): void {
       .description("check the target's /etc/fstab for entries that would fail at boot (missing device, mount point or filesystem type; exit 1 when one would), or fix one: comment it out, or add nofail (a backup is kept); the \"/\" line is never changed")
       .option('--check', 'list entries and problems (the default)')
       .option('--disable <mountpoint>', 'comment out the entry for this mount point')
-      .option('--nofail <mountpoint>', 'add nofail to the entry for this mount point'),
+      .option('--nofail <mountpoint>', 'add nofail to the entry for this mount point')
+      .option('--force', 'write to a filesystem whose superblock records errors'),
   ).action(async (o: RescueFlags & { check?: boolean; disable?: string; nofail?: string }) => {
     const picked = [o.check, o.disable, o.nofail].filter((x) => x !== undefined).length;
     if (picked > 1) throw new RdError('give one of --check, --disable, --nofail', {}, EXIT.usage);

@@ -4,7 +4,7 @@ import { fileMeta, type FileMeta } from './file-meta.js';
 import { appendJournal, nextJournalId, saveUndoCopy, sha256, type JournalFile } from './journal.js';
 import { autorelabelPath, relabelRequested } from './labels.js';
 import { checkShadowUnlocked, lockShadow, type ShadowLock } from './lock.js';
-import { applyRemount, type RemountResult } from './mounts.js';
+import { applyRemount, refuseRecordedErrors, type RemountResult } from './mounts.js';
 import { readTargetFile, resolveInRoot } from './target.js';
 import { SELINUX_XATTR } from './xattrs.js';
 
@@ -54,7 +54,7 @@ export interface Plan {
 }
 
 export interface ApplyOptions {
-  /** Break a stale shadow lock. */
+  /** Break a stale shadow lock; write to a filesystem whose superblock records errors. */
   force?: boolean;
   /** Do not write /var/log/rdrescue.log (the change is still made). */
   noJournal?: boolean;
@@ -75,6 +75,8 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions = {}): Promise<Ap
   const notes = [...plan.notes];
   if (plan.satisfied) return { plan, applied: false, notes };
   if (plan.lockShadow) checkShadowUnlocked(plan.root, { force: opts.force });
+  const forced = refuseRecordedErrors(plan.root, opts.force === true);
+  if (forced) notes.push(forced);
   if (plan.remount?.changed) {
     const said = applyRemount(plan.remount);
     notes.push(said ?? `remounted ${plan.remount.mountPoint} ${plan.remount.to}`);

@@ -2,7 +2,7 @@ import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync } from 'node:f
 import { RdError } from '../errors.js';
 import { fileMeta, type FileMeta } from '../rescue/file-meta.js';
 import { appendJournal, nextJournalId, saveUndoCopy, sha256, type JournalFile } from '../rescue/journal.js';
-import { applyRemount } from '../rescue/mounts.js';
+import { applyRemount, refuseRecordedErrors } from '../rescue/mounts.js';
 import { applyPlan, describePlan, type ApplyResult, type Plan } from '../rescue/plan.js';
 import { resolveInRoot } from '../rescue/target.js';
 import { labelXattr } from '../rescue/file-contexts.js';
@@ -63,6 +63,7 @@ export async function applyFilePlan(fp: FilePlan): Promise<ApplyResult> {
   const { plan } = fp;
   if (fp.satisfied) return { plan, applied: false, notes: plan.notes };
   const notes = [...plan.notes];
+  refuseRecordedErrors(plan.root, false);
   if (plan.remount?.changed) {
     const said = applyRemount(plan.remount);
     notes.push(said ?? `remounted ${plan.remount.mountPoint} ${plan.remount.to}`);

@@ -77,6 +77,13 @@ function context(rb: Runbook, t: RunbookTarget, i: number, planned?: Array<Plann
     root: t.root,
     mountRoot: t.mountRoot ?? t.root,
     sandbox: t.sandbox === true,
+    mountedAs: planned
+      ? () => {
+          let state: 'ro' | 'rw' | undefined;
+          for (let j = 0; j < i; j++) if (planned[j] && !planned[j]!.satisfied && planned[j]!.remounts) state = planned[j]!.remounts;
+          return state;
+        }
+      : undefined,
     writesFollow: () => {
       for (let j = i + 1; j < rb.steps.length && rb.steps[j].kind !== 'remount'; j++) {
         try {
