@@ -72,6 +72,8 @@ interface StepKind<A> {
   label(arg: A): string;
   /** Checks against the target before anything is changed (hostile input is refused here). */
   check?(arg: A, root: string): void;
+  /** Target paths it writes under: the target's own filesystems holding them are mounted around it. */
+  writesUnder?(arg: A, root: string): string[];
   plan(arg: A, ctx: StepContext, step: RunbookStep): PlannedStep;
 }
 
@@ -256,6 +258,7 @@ const write: StepKind<{ path: string; content: string; mode?: string; owner?: st
     additionalProperties: false,
   },
   label: (a) => `write ${a.path}`,
+  writesUnder: (a) => [a.path],
   check(a, root) {
     resolveWithinTarget(root, a.path);
   },
@@ -271,6 +274,10 @@ const sshKey: StepKind<{ user: string; key: string }> = {
     additionalProperties: false,
   },
   label: (a) => `ssh-key ${a.user}`,
+  writesUnder: (a, root) => {
+    const home = targetUser(root, a.user)?.home;
+    return home?.startsWith('/') ? [home] : [];
+  },
   check(a, root) {
     checkSshKey(a.key);
     requireUser(root, a.user);
@@ -288,6 +295,10 @@ function kind(step: RunbookStep): StepKind<unknown> {
 
 export function stepLabel(step: RunbookStep): string {
   return kind(step).label(step.arg);
+}
+
+export function stepWritesUnder(step: RunbookStep, root: string): string[] {
+  return kind(step).writesUnder?.(step.arg, root) ?? [];
 }
 
 export function checkStep(step: RunbookStep, root: string): void {
