@@ -23,15 +23,22 @@ export class FileSource implements MemberInput {
   private span = chunks.size;
   offset = 0;
 
+  /** File position where the source ends (a range of the file, e.g. a UKI section, ends before the file does; unknown for a device). */
+  private readonly end: number;
+
   private constructor(
     private fd: number | undefined,
     readonly path: string,
     readonly size: number,
-    /** Where a seek stops: the file's size, unknown for a device. */
-    private readonly limit: number,
-  ) {}
+    start: number,
+    end: number,
+  ) {
+    this.pos = this.offset = start;
+    this.end = end;
+  }
 
-  static async open(path: string): Promise<FileSource> {
+  /** The whole file, or `range` of it: offsets stay file offsets. */
+  static async open(path: string, range?: { offset: number; length: number }): Promise<FileSource> {
     let fd: number;
     try {
       fd = openSync(path, 'r');
@@ -45,7 +52,8 @@ export class FileSource implements MemberInput {
       closeSync(fd);
       throw new RdError('is a directory, not an image', { file: path }, EXIT.badInput);
     }
-    return new FileSource(fd, path, st.size, st.isFile() ? st.size : Infinity);
+    if (range) return new FileSource(fd, path, range.length, range.offset, range.offset + range.length);
+    return new FileSource(fd, path, st.size, 0, st.isFile() ? st.size : Infinity);
   }
 
   async read(): Promise<Buffer | null> {
@@ -55,10 +63,11 @@ export class FileSource implements MemberInput {
       return p;
     }
     if (this.eof || this.fd === undefined) return null;
+    const want = Math.min(this.span, this.end - this.pos);
     const buf = chunks.take();
-    let bytesRead: number;
+    let bytesRead = 0;
     try {
-      bytesRead = readSync(this.fd, buf, 0, this.span, this.pos);
+      if (want > 0) bytesRead = readSync(this.fd, buf, 0, want, this.pos);
     } catch (e) {
       chunks.give(buf);
       throw new RdError(`read error: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { file: this.path, offset: this.pos }, EXIT.badInput);
@@ -74,7 +83,7 @@ export class FileSource implements MemberInput {
     return bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
   }
 
-  /** Moves past the next n bytes (bytes given back first, then a seek); returns how many the file still had. */
+  /** Moves past the next n bytes (bytes given back first, then a seek); returns how many the source still had. */
   skip(n: number): number {
     let done = 0;
     while (done < n && this.pending.length) {
@@ -83,7 +92,7 @@ export class FileSource implements MemberInput {
       if (k < p.length) this.pending.push(p.subarray(k));
       done += k;
     }
-    const seek = Math.min(n - done, Math.max(0, this.limit - this.pos));
+    const seek = Math.min(n - done, Math.max(0, this.end - this.pos));
     if (seek > 0) {
       this.pos += seek;
       this.span = AFTER_SEEK;
