@@ -1,8 +1,13 @@
 // The read path's steady state takes no new memory: a whole image goes
 // through a few pooled chunks, however large it is.
 import t from 'tap';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ChunkPool, chunks } from '../../src/compression/buffers.js';
 import { listImage } from '../../src/image/list.js';
+import { BUNDLE, rdrescue } from '../helpers/cli.js';
 import { distributionCpio, distributionImage, recompressed } from '../helpers/real-images.js';
 
 t.test('a chunk given back is reused; other memory and a second give are ignored', async (t) => {
@@ -35,3 +40,15 @@ for (const [what, image] of paths) {
     t.ok(made <= 20, `${made} chunks of ${chunks.size} bytes made`);
   });
 }
+
+const node24 = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..', '..', 'node_modules', 'node24', 'bin', 'node');
+t.test("Node 24's zstd in node:zlib, into pooled chunks, lists what the zstd program lists", { skip: !existsSync(node24) && 'node_modules/node24 missing' }, async (t) => {
+  // A PATH without the zstd program: node:zlib's zstd is the decoder then.
+  const bin = mkdtempSync(join(tmpdir(), 'rdrescue-nozstd-'));
+  t.teardown(() => rmSync(bin, { recursive: true, force: true }));
+  for (const p of ['dd', 'mkfifo']) symlinkSync(execFileSync('sh', ['-c', `command -v ${p}`]).toString().trim(), join(bin, p));
+  const img = distributionImage();
+  const viaZlib = spawnSync(node24, [BUNDLE, 'ls', '-l', img], { env: { ...process.env, PATH: bin }, maxBuffer: 1 << 28 });
+  t.equal(viaZlib.status, 0, viaZlib.stderr.toString());
+  t.equal(viaZlib.stdout.toString(), rdrescue(['ls', '-l', img]).stdout, 'same listing as through the zstd program');
+});
