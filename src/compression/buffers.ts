@@ -18,6 +18,11 @@
  * given back (a decoder that keeps its input, a consumer that stops early) is
  * simply garbage-collected: correctness never depends on the pool, only speed,
  * and `allocated` shows what a path costs (test/compression/buffers.test.ts).
+ *
+ * Not on the pool yet: the two-core inflate's job output (node:zlib's async
+ * stream API allocates it), the built-in TypeScript decoders, a program's
+ * stdout pipe where no fifo can be made, and the input of decoders that keep
+ * views of it (a program fed through its stdin).
  */
 
 /** Bytes per chunk: a pipe gives at most 64 KiB per read, a file read more; both fill one of these. */
