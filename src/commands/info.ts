@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
+import { EXIT, RdError } from '../errors.js';
+import { DamageLog } from '../image/damage.js';
 import { imageInfo, type ImageInfo } from '../image/info.js';
-import { intOption, printJson } from './common.js';
+import { intOption, printJson, warnLine } from './common.js';
 import { resolveImage } from './image-arg.js';
 
 export function register(program: Command): void {
@@ -9,12 +11,24 @@ export function register(program: Command): void {
     .description('show the segments of an image and what it is: kernel version, generator, microcode, biggest directories, modules; warns about what the kernel would refuse (an xz check other than CRC32 or none)')
     .argument('[image]', "initramfs image (default: the running kernel's)")
     .option('--json', 'print the report as JSON')
+    .option('--strict', 'stop at the first damage (a bad crc checksum) instead of warning and reading on')
     .option('--no-native', 'use only the built-in decoders')
     .option('--max-output <bytes>', 'stop after this many decompressed bytes (bomb guard)')
-    .action(async (image: string | undefined, o: { json?: boolean; native: boolean; maxOutput?: string }) => {
-      const info = await imageInfo(resolveImage(image), { native: o.native, maxOutput: o.maxOutput ? intOption('--max-output', o.maxOutput) : undefined });
+    .action(async (image: string | undefined, o: { json?: boolean; strict?: boolean; native: boolean; maxOutput?: string }) => {
+      const file = resolveImage(image);
+      const damage = new DamageLog(warnLine);
+      const info = await imageInfo(file, {
+        native: o.native,
+        strict: o.strict,
+        onDamage: damage.note,
+        partial: true,
+        maxOutput: o.maxOutput ? intOption('--max-output', o.maxOutput) : undefined,
+      });
       if (o.json) printJson(info);
       else process.stdout.write(formatInfo(info));
+      // The report shows how far each segment could be read; the exit still says the image is damaged.
+      if (info.stopped) throw new RdError(info.stopped, {}, EXIT.badInput);
+      damage.check(file);
     });
 }
 
@@ -37,6 +51,10 @@ export function formatInfo(i: ImageInfo): string {
   }
   const w = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   for (const r of rows) lines.push('  ' + r.map((v, c) => (c === 3 || c === 4 ? v.padEnd(w[c]) : v.padStart(w[c]))).join('  '));
+  for (const s of i.segments) {
+    if (s.damage) lines.push(`  segment ${s.index} read up to byte ${s.damage.cpioBytes} of its cpio data (${s.entries} entries), then: ${s.damage.message}`);
+  }
+  if (i.stopped && !i.segments.some((s) => s.damage)) lines.push(`  reading stopped: ${i.stopped}`);
   lines.push('');
   lines.push('Largest directories (files directly inside):');
   for (const d of i.largestDirectories) lines.push(`  ${mib(d.bytes).padStart(10)}  ${d.path}`);

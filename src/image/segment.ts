@@ -18,4 +18,9 @@ export interface Segment {
   uncompressedBytes: number;
   /** Zero bytes skipped right before this segment. */
   paddingBefore: number;
+  /**
+   * Where reading stopped, when it did: the error, and how many bytes of cpio
+   * data were read intact before it (`entries` counts the headers read).
+   */
+  damage?: { offset?: number; message: string; cpioBytes: number };
 }
