@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { closeSync, constants, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, renameSync, rmSync, unlinkSync, symlinkSync, writeSync, chmodSync, utimesSync, readdirSync, rmdirSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, ftruncateSync, fchownSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, renameSync, rmSync, unlinkSync, symlinkSync, writeSync, chmodSync, utimesSync, readdirSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Entry } from '../cpio/entry.js';
 import { RdError, EXIT, locate, systemCause } from '../errors.js';
@@ -116,6 +116,8 @@ class TreeWriter {
             while (off < chunk.length) off += writeSync(fd, chunk, off);
             got += chunk.length;
           }
+          // The image ends inside this file: its other names (a hard-link group) must not hold a cut body either.
+          if (got < e.size) ftruncateSync(fd, 0);
           if (this.owners) fchownSync(fd, e.uid, e.gid);
           if (chmod) fchmodSync(fd, perm);
           futimesSync(fd, e.mtime, e.mtime);
@@ -124,7 +126,7 @@ class TreeWriter {
         }
         this.bytes += got;
         if (got < e.size) {
-          // The image ends inside this file: a cut file is not left looking whole (the read error names it).
+          // Nor is a cut file left looking whole under this name: the read error that follows names it.
           this.tree.at(rel, (p) => unlinkSync(p(rel)));
           return;
         }
