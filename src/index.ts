@@ -39,3 +39,4 @@ export * from './exe/inject.js';
 export * from './sandbox/overlay-view.js';
 export * from './runbook/index.js';
 export * from './image/xz-check.js';
+export * from './check/index.js';
