@@ -101,11 +101,13 @@ export function kernelFacts(facts: ImageFacts, opts: KernelOptions): KernelFacts
   const fromImage = imageModulesText(facts, k.version, 'modules.builtin');
   if (builtinText !== undefined) [k.builtin, k.builtinFrom] = [new Set(builtinText.split('\n').filter(Boolean).map(moduleName)), `${rootDir}/modules.builtin`];
   else if (fromImage) [k.builtin, k.builtinFrom] = [new Set(fromImage.text.split('\n').filter(Boolean).map(moduleName)), `${fromImage.path} in the image`];
-  // The image's own modules.dep is what modprobe reads at boot; the root's is the fallback.
+  // The root's modules.dep lists every module of the kernel; the image's copy only those the generator took.
+  const depRoot = readText(`${rootDir}/modules.dep`);
   const depImage = imageModulesText(facts, k.version, 'modules.dep');
-  const depRoot = depImage ? undefined : readText(`${rootDir}/modules.dep`);
-  if (depImage) [k.deps, k.depsFrom] = [parseModulesDep(depImage.text), `${depImage.path} in the image`];
-  else if (depRoot !== undefined) [k.deps, k.depsFrom] = [parseModulesDep(depRoot), `${rootDir}/modules.dep`];
+  if (depRoot !== undefined || depImage) {
+    k.deps = new Map([...parseModulesDep(depImage?.text ?? ''), ...parseModulesDep(depRoot ?? '')]);
+    k.depsFrom = depRoot !== undefined ? `${rootDir}/modules.dep` : `${depImage!.path} in the image`;
+  }
   return k;
 }
 

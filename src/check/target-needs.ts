@@ -186,7 +186,7 @@ export function rootNeeds(root: string, opts: NeedsOptions = {}): RootNeeds {
     const t = paramValues(cmdlines, 'rootfstype').pop();
     if (r) Object.assign(needs, { device: r.value, from: `root= on the kernel command line (${r.from})` });
     if (t) needs.fsType = t.value;
-    if (!needs.fsType && mounted) Object.assign(needs, { device: needs.device ?? mounted.source, fsType: mounted.fsType, from: needs.from ?? 'the mounted / (the target has no / in /etc/fstab)' });
+    if (!needs.fsType && mounted) Object.assign(needs, { device: needs.device ?? mounted.source, fsType: mounted.fsType, from: needs.from ?? 'the mounted /, as /etc/fstab has no /' });
   }
   if (needs.fsType === 'auto') needs.fsType = mounted?.fsType;
   const dev = needs.device ?? '';

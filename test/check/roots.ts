@@ -4,12 +4,12 @@ import { dirname, join } from 'node:path';
 import { makeExt4Root, type Ext4Root } from '../helpers/ext4.js';
 import { KVER } from './images.js';
 
-/** What a real root holds about its kernel: the configuration in /boot and modules.builtin. */
+/** What a real root holds about its kernel: the configuration in /boot, modules.builtin and modules.dep. */
 function kernelFiles(dir: string, config = (c: string) => c): void {
   mkdirSync(join(dir, 'boot'), { recursive: true });
   writeFileSync(join(dir, 'boot', `config-${KVER}`), config(readFileSync(`/boot/config-${KVER}`, 'utf8')));
   mkdirSync(join(dir, 'lib/modules', KVER), { recursive: true });
-  copyFileSync(`/lib/modules/${KVER}/modules.builtin`, join(dir, 'lib/modules', KVER, 'modules.builtin'));
+  for (const f of ['modules.builtin', 'modules.dep']) copyFileSync(`/lib/modules/${KVER}/${f}`, join(dir, 'lib/modules', KVER, f));
 }
 
 function write(dir: string, files: Record<string, string>): void {

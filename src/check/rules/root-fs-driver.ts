@@ -28,7 +28,15 @@ export const rootFsDriverMissing: Rule = (ctx) => {
   if (!path) {
     // A kernel that lists neither the module nor a builtin cannot be judged without modules.builtin.
     if (!ctx.kernel.builtin || !ctx.kernel.deps) return [];
-    return [error('root-fs-driver-missing', `the root filesystem ${fs} (${ctx.needs.from}) has no module in ${ctx.kernel.depsFrom} and is not in ${ctx.kernel.builtinFrom}: kernel ${v} cannot mount it. Use a kernel with CONFIG_${name.toUpperCase()}_FS`)];
+    const fromImage = ctx.kernel.depsFrom?.endsWith('in the image');
+    return [
+      error(
+        'root-fs-driver-missing',
+        fromImage
+          ? `the root filesystem is ${fs} (${ctx.needs.from}) but ${ctx.image} has no ${name} module (not in ${ctx.kernel.depsFrom}) and ${ctx.kernel.builtinFrom} does not list it as built in; the root mount would fail with "unknown filesystem type '${fs}'". Rebuild: ${fixCommand(ctx.generator, v, ctx.image, { drivers: [name] })}`
+          : `the root filesystem ${fs} (${ctx.needs.from}) has no module in ${ctx.kernel.depsFrom} and is not in ${ctx.kernel.builtinFrom}: kernel ${v} cannot mount it. Use a kernel with CONFIG_${name.toUpperCase()}_FS`,
+      ),
+    ];
   }
   const present = imageModules(ctx.facts, v);
   const needed = [path, ...(ctx.kernel.deps!.get(path) ?? [])];
