@@ -16,6 +16,7 @@ export * from './image/cat.js';
 export * from './image/extract.js';
 export * from './image/names.js';
 export * from './image/default-image.js';
+export * from './image/example-image.js';
 export * from './elf/elf.js';
 export * from './elf/ldcache.js';
 export * from './elf/rootfs.js';

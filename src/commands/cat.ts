@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
 import { catFiles } from '../image/cat.js';
 import { intOption } from './common.js';
+import { examples } from './examples.js';
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('cat')
     .description('write the named files from the image to stdout (the last copy wins, as at boot), like `lsinitrd -f`')
     .argument('<image>', 'initramfs image')
@@ -13,4 +14,8 @@ export function register(program: Command): void {
     .action(async (image: string, paths: string[], o: { native: boolean; maxOutput?: string }) => {
       await catFiles(image, paths, process.stdout, { native: o.native, maxOutput: o.maxOutput ? intOption('--max-output', o.maxOutput) : undefined });
     });
+  examples(cmd, [
+    ['rdrescue cat /boot/initrd.img-6.1.0-18-amd64 conf/initramfs.conf', 'print one file of the image'],
+    ['rdrescue cat /boot/initrd.img-6.1.0-18-amd64 etc/fstab etc/crypttab', 'several files in turn; a later copy in the image wins, as at boot'],
+  ]);
 }

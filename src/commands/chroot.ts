@@ -3,9 +3,10 @@ import { RdError, EXIT } from '../errors.js';
 import { planChroot, runChroot, type LauncherKind } from '../rescue/chroot.js';
 import { addRescueOptions, targetOf, type RescueFlags } from '../rescue/cli-support.js';
 import { printJson } from './common.js';
+import { examples } from './examples.js';
 
 export function register(program: Command): void {
-  addRescueOptions(
+  const cmd = addRescueOptions(
     program
       .command('chroot')
       .description("run a command (default: the target's shell) inside the target with proc, sys (ro), dev, dev/pts, run and resolv.conf mounted; always unmounts them afterwards, also when the command fails or is killed")
@@ -25,4 +26,9 @@ export function register(program: Command): void {
     if (o.json) printJson(r);
     process.exitCode = r.exitCode;
   });
+  examples(cmd, [
+    ['rdrescue chroot', 'the target\'s shell, with proc, sys, dev and run mounted and unmounted afterwards'],
+    ['rdrescue chroot -- dracut -f --regenerate-all', 'rebuild the target\'s initramfs images from inside it'],
+    ['rdrescue chroot --dry-run --root /mnt/broken', 'what would be mounted and run'],
+  ]);
 }

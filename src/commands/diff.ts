@@ -2,12 +2,13 @@ import type { Command } from 'commander';
 import { RdError } from '../errors.js';
 import { diffImages, formatDiff } from '../write/diff.js';
 import { intOption, printJson } from './common.js';
+import { examples } from './examples.js';
 
 /** diff(1)'s convention: 0 same, 1 different, 2 (or the error's own code above it) trouble. */
 const TROUBLE = 2;
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('diff')
     .description(
       'compare two images path by path as the kernel would leave them (later segments win): entries added, removed and changed (type, mode, owner, size, sha256, link target, device; not mtimes, which differ between any two builds); exit status 0 same, 1 different, 2 or more trouble',
@@ -33,4 +34,8 @@ export function register(program: Command): void {
       const s = r.summary;
       process.exitCode = s.added + s.removed + s.changed > 0 ? 1 : 0;
     });
+  examples(cmd, [
+    ['rdrescue diff /boot/initrd.img-6.1.0-18-amd64 /tmp/new.img', 'what the new image changes at boot: added, removed, changed paths'],
+    ['rdrescue diff --content old.img new.img', 'with a diff -u of each changed text file'],
+  ]);
 }

@@ -4,9 +4,10 @@ import { detectEnvironment } from '../rescue/env.js';
 import { resolveTarget } from '../rescue/target.js';
 import { RdError } from '../errors.js';
 import { printJson } from './common.js';
+import { examples } from './examples.js';
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('env')
     .description('show where we are (dracut rd.break, initramfs-tools, mkinitcpio, init=/bin/bash, rescue host) and the target root: mount, OS, SELinux, init')
     .option('--root <dir>', 'the root of the system to rescue (overrides detection)')
@@ -34,4 +35,8 @@ export function register(program: Command): void {
       if (env.hint && !(o.root && target) && !problem?.includes(env.hint)) out.push(`next: ${env.hint}`);
       process.stdout.write(out.join('\n') + '\n');
     });
+  examples(cmd, [
+    ['rdrescue env', 'where am I (rd.break, break=bottom, a rescue host), where is the target root, is it mounted rw'],
+    ['rdrescue env --json', 'the same as JSON'],
+  ]);
 }

@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
 import { extractImage } from '../image/extract.js';
 import { intOption, printJson } from './common.js';
+import { examples } from './examples.js';
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('extract')
     .description(
       'extract an image like `cpio -idm`: one segment straight into DIR; several in the unmkinitramfs layout (DIR/early, early2…, main, main2…), or all into DIR with --merged',
@@ -25,4 +26,9 @@ export function register(program: Command): void {
       });
       if (o.json) printJson(r);
     });
+  examples(cmd, [
+    ['rdrescue extract /boot/initrd.img-6.1.0-18-amd64 /tmp/rd', 'several segments: /tmp/rd/early, /tmp/rd/main (the unmkinitramfs layout)'],
+    ['rdrescue extract --merged /boot/initrd.img-6.1.0-18-amd64 /tmp/rd', 'every segment into /tmp/rd in order: the tree the kernel sees'],
+    ['rdrescue extract /boot/initrd.img-6.1.0-18-amd64 /tmp/rd \'usr/lib/modules/*\'', 'only the entries matching a glob'],
+  ]);
 }

@@ -3,9 +3,10 @@ import { RdError, EXIT } from '../errors.js';
 import { addRescueOptions, runPlan, targetOf, type RescueFlags } from '../rescue/cli-support.js';
 import { fstabCheck, planFstabDisable, planFstabNofail } from '../rescue/fstab.js';
 import { printJson } from './common.js';
+import { examples } from './examples.js';
 
 export function register(program: Command): void {
-  addRescueOptions(
+  const cmd = addRescueOptions(
     program
       .command('fstab')
       .description("check the target's /etc/fstab for entries that would fail at boot (missing device, mount point or filesystem type), or fix one: comment it out, or add nofail (a backup is kept)")
@@ -28,4 +29,9 @@ export function register(program: Command): void {
     if (bad.length) lines.push(`${bad.length} entr${bad.length === 1 ? 'y' : 'ies'} would stop the boot; fix with: ${bad.map((e) => `rdrescue fstab --nofail ${e.mountPoint.startsWith('/') ? e.mountPoint : e.spec}`).join(', ')} (or --disable)`);
     process.stdout.write(lines.join('\n') + '\n');
   });
+  examples(cmd, [
+    ['rdrescue fstab', 'the entries of the target\'s fstab and which would stop the boot'],
+    ['rdrescue fstab --nofail /data', 'keep booting when /data is missing'],
+    ['rdrescue fstab --disable /mnt/nfs --root /mnt/broken', 'comment an entry out (a backup is kept)'],
+  ]);
 }

@@ -22,12 +22,13 @@ import { register as hash } from './hash.js';
 import { register as inject } from './inject.js';
 import { register as plan } from './plan.js';
 import { register as run } from './run.js';
+import { register as completion } from './completion.js';
 
 /**
  * Every subcommand lives in its own file and registers itself here, so the
  * order of `rdrescue --help` is the order of this list.
  */
-const registrations: Array<(program: Command) => void> = [info, check, ls, cat, extract, repack, add, diff, deps, mkroot, sandbox, env, remount, chroot, passwd, unlock, relabel, fstab, status, hash, inject, plan, run];
+const registrations: Array<(program: Command) => void> = [info, check, ls, cat, extract, repack, add, diff, deps, mkroot, sandbox, env, remount, chroot, passwd, unlock, relabel, fstab, status, hash, inject, plan, run, completion];
 
 export function registerAll(program: Command): void {
   for (const r of registrations) r(program);

@@ -1,22 +1,33 @@
 import type { Command } from 'commander';
 import { imageInfo, type ImageInfo } from '../image/info.js';
 import { intOption, printJson } from './common.js';
-import { resolveImage } from './image-arg.js';
+import { withImageOrExample } from './image-arg.js';
+import { examples } from './examples.js';
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('info')
     .description('show the segments of an image and what it is: kernel version, generator, microcode, biggest directories, modules; warns about what the kernel would refuse (an xz check other than CRC32 or none)')
-    .argument('[image]', "initramfs image (default: the running kernel's)")
+    .argument('[image]', "initramfs image (default: the running kernel's, else the newest in /boot, else an example image)")
     .option('--json', 'print the report as JSON')
     .option('--no-native', 'use only the built-in decoders')
     .option('--max-output <bytes>', 'stop after this many decompressed bytes (bomb guard)')
     .action(async (image: string | undefined, o: { json?: boolean; native: boolean; maxOutput?: string }) => {
-      const info = await imageInfo(resolveImage(image), { native: o.native, maxOutput: o.maxOutput ? intOption('--max-output', o.maxOutput) : undefined });
+      const opts = { native: o.native, maxOutput: o.maxOutput ? intOption('--max-output', o.maxOutput) : undefined };
+      const { result: info, example } = await withImageOrExample(image, (path) => imageInfo(path, opts));
+      if (example) info.file = EXAMPLE_FILE;
       if (o.json) printJson(info);
       else process.stdout.write(formatInfo(info));
     });
+  examples(cmd, [
+    ['rdrescue info', 'the running kernel\'s initramfs (else the newest in /boot, else an example image)'],
+    ['rdrescue info /boot/initrd.img-6.1.0-18-amd64', 'kernel version, generator, microcode, segments, biggest directories, modules'],
+    ['rdrescue info --json /boot/initramfs-6.1.0-18-amd64.img', 'the same report as JSON'],
+  ]);
 }
+
+/** What the report names as its image when it shows the example (its temporary copy is gone by then). */
+const EXAMPLE_FILE = '(example image shipped with rdrescue)';
 
 const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
 

@@ -2,9 +2,10 @@ import type { Command } from 'commander';
 import { listImage, longLine, toListed } from '../image/list.js';
 import { intOption, printJson } from './common.js';
 import { resolveImage } from './image-arg.js';
+import { examples } from './examples.js';
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('ls')
     .description('list every entry of every segment, names exactly as stored (what `cpio -t` prints for each segment in turn)')
     .argument('[image]', 'initramfs image (default: the running kernel\'s)')
@@ -38,6 +39,11 @@ export function register(program: Command): void {
       }
       flush();
     });
+  examples(cmd, [
+    ['rdrescue ls', 'every entry of the running kernel\'s initramfs, as cpio -t prints them'],
+    ['rdrescue ls -l /boot/initrd.img-6.1.0-18-amd64 \'*.ko*\'', 'the kernel modules, with modes, numeric owners, sizes and UTC times'],
+    ['rdrescue ls --json /boot/initrd.img-6.1.0-18-amd64 \'etc/*\'', 'entries under etc/ as JSON'],
+  ]);
 }
 
 const NL = Buffer.from('\n');

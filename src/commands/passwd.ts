@@ -3,6 +3,7 @@ import { RdError, EXIT } from '../errors.js';
 import { addRescueOptions, runPlan, targetOf, type RescueFlags } from '../rescue/cli-support.js';
 import { planPassword } from '../rescue/passwd.js';
 import { readPasswordStdin, readPasswordTty } from '../rescue/password-input.js';
+import { examples } from './examples.js';
 
 interface Flags extends RescueFlags {
   passwordStdin?: boolean;
@@ -13,7 +14,7 @@ interface Flags extends RescueFlags {
 }
 
 export function register(program: Command): void {
-  addRescueOptions(
+  const cmd = addRescueOptions(
     program
       .command('passwd')
       .description("set a user's password in the target's /etc/shadow: remounts rw if needed, locks like shadow-utils, writes atomically with a shadow- backup, touches /.autorelabel when SELinux is on. Asks on the terminal (no echo) unless --password-stdin or --hash")
@@ -31,4 +32,9 @@ export function register(program: Command): void {
     const plan = planPassword(t.root, { user, ...secret, noRelabel: o.relabel === false, clearExpiry: o.clearExpiry, expire: o.expire });
     await runPlan(plan, o);
   });
+  examples(cmd, [
+    ['rdrescue passwd root', 'asks twice without echo, then sets the password in the target'],
+    ['rdrescue passwd root --password-stdin --root /mnt/broken < /run/pw', 'from a file or a pipe, for a root mounted elsewhere'],
+    ['rdrescue passwd alice --dry-run', 'what would change; nothing is written'],
+  ]);
 }

@@ -3,9 +3,10 @@ import { RdError, EXIT } from '../errors.js';
 import { addRescueOptions, targetOf, type RescueFlags } from '../rescue/cli-support.js';
 import { remount } from '../rescue/remount.js';
 import { printJson } from './common.js';
+import { examples } from './examples.js';
 
 export function register(program: Command): void {
-  addRescueOptions(
+  const cmd = addRescueOptions(
     program
       .command('remount')
       .description('remount the target root read-write (rw) or read-only (ro); warns and suggests fsck before rw on an uncleanly unmounted filesystem')
@@ -20,4 +21,8 @@ export function register(program: Command): void {
     ];
     process.stdout.write(lines.join('\n') + '\n');
   });
+  examples(cmd, [
+    ['rdrescue remount rw', 'make the target writable (says so first if it was not cleanly unmounted)'],
+    ['rdrescue remount ro --root /mnt/broken', 'back to read-only'],
+  ]);
 }

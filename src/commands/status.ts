@@ -4,9 +4,10 @@ import { addRescueOptions, runPlan, targetOf, type RescueFlags } from '../rescue
 import { readJournal } from '../rescue/journal.js';
 import { planUndo } from '../rescue/undo.js';
 import { printJson } from './common.js';
+import { examples } from './examples.js';
 
 export function register(program: Command): void {
-  addRescueOptions(
+  const cmd = addRescueOptions(
     program
       .command('status')
       .description("what rdrescue changed in the target (from its /var/log/rdrescue.log); --undo LAST restores the files of the last change")
@@ -29,4 +30,8 @@ export function register(program: Command): void {
     ]);
     process.stdout.write(lines.join('\n') + '\n');
   });
+  examples(cmd, [
+    ['rdrescue status', 'what rdrescue changed in the target, newest last'],
+    ['rdrescue status --undo LAST', 'restore the files of the last change'],
+  ]);
 }

@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
 import { addRescueOptions, runPlan, targetOf, type RescueFlags } from '../rescue/cli-support.js';
 import { planUnlock } from '../rescue/unlock.js';
+import { examples } from './examples.js';
 
 export function register(program: Command): void {
-  addRescueOptions(
+  const cmd = addRescueOptions(
     program
       .command('unlock')
       .description("let a user log in again without changing the password: remove the '!' lock, clear a passed expiry date, reset a persistent faillock tally")
@@ -13,4 +14,8 @@ export function register(program: Command): void {
   ).action(async (user: string, o: RescueFlags & { relabel?: boolean }) => {
     await runPlan(planUnlock(targetOf(o).root, { user, noRelabel: o.relabel === false }), o);
   });
+  examples(cmd, [
+    ['rdrescue unlock alice', 'remove alice\'s ! lock, a passed expiry date and her faillock tally'],
+    ['rdrescue unlock alice --root /mnt/broken --dry-run', 'what would change; nothing is written'],
+  ]);
 }

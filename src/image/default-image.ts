@@ -18,26 +18,33 @@ export function candidateImages(kver: string, boot = '/boot'): string[] {
 
 /**
  * The image the running kernel booted from, else the newest one in /boot
- * (containers and rescue systems run a kernel that /boot does not hold).
- * `note` says when the fallback was taken.
+ * (containers and rescue systems run a kernel that /boot does not hold), else
+ * undefined. `note` says when the fallback was taken.
  */
-export function defaultImage(boot = '/boot'): { path: string; note?: string } {
+export function findDefaultImage(boot = '/boot'): { path: string; note?: string } | undefined {
   const kver = release();
-  const tried = candidateImages(kver, boot);
-  for (const p of tried) if (existsSync(p)) return { path: p };
+  for (const p of candidateImages(kver, boot)) if (existsSync(p)) return { path: p };
   let newest: { path: string; mtime: number } | undefined;
   let names: string[] = [];
   try {
     names = readdirSync(boot);
   } catch {
-    // no /boot at all: reported below with the list of places tried
+    // no /boot at all: no image
   }
   for (const n of names) {
     if (!/^(initrd|initramfs)/.test(n) || n.endsWith('.old') || n.includes('fallback')) continue;
     const p = join(boot, n);
-    const st = statSync(p);
-    if (st.isFile() && (!newest || st.mtimeMs > newest.mtime)) newest = { path: p, mtime: st.mtimeMs };
+    const st = statSync(p, { throwIfNoEntry: false }); // a dangling link is no image
+    if (st?.isFile() && (!newest || st.mtimeMs > newest.mtime)) newest = { path: p, mtime: st.mtimeMs };
   }
   if (newest) return { path: newest.path, note: `no image for the running kernel ${kver}; using the newest in ${boot}: ${newest.path}` };
-  throw new RdError(`no initramfs found for the running kernel ${kver}; looked for ${tried.join(', ')} (give IMAGE explicitly)`, {}, EXIT.badInput);
+  return undefined;
+}
+
+/** findDefaultImage, or an error that lists where it looked. */
+export function defaultImage(boot = '/boot'): { path: string; note?: string } {
+  const found = findDefaultImage(boot);
+  if (found) return found;
+  const kver = release();
+  throw new RdError(`no initramfs found for the running kernel ${kver}; looked for ${candidateImages(kver, boot).join(', ')} (give IMAGE explicitly)`, {}, EXIT.badInput);
 }
