@@ -95,7 +95,6 @@ export async function readImageFacts(image: string): Promise<ImageFacts> {
       }
       if (keepText) chunks.push(held);
       const elf = isElfHead(held) && !MODULE_RE.test(path);
-      if (elf) elfFiles.push(path);
       const keep = elf || (held[0] === 0x23 && held[1] === 0x21) || LOADER_RE.test(path);
       const rest = async function* () {
         if (ended) return;
@@ -116,6 +115,7 @@ export async function readImageFacts(image: string): Promise<ImageFacts> {
       };
       try {
         await writer.write(e, body, ev.rawName);
+        if (elf) elfFiles.push(path);
       } catch (err) {
         // A name the tree refuses (hostile, or clashing) is left out of the closure tree; the merged view still has it.
         if (!(err instanceof RdError) && typeof (err as NodeJS.ErrnoException).code !== 'string') throw err;
