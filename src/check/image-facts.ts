@@ -86,12 +86,12 @@ export async function readImageFacts(image: string): Promise<ImageFacts> {
       const chunks: Buffer[] = [];
       // Whether the content goes into the tree is decided from its first bytes.
       const it = e.type === 'file' ? ev.body()[Symbol.asyncIterator]() : undefined;
-      let held = Buffer.alloc(0);
+      let held: Buffer = Buffer.alloc(0);
       let ended = !it;
       while (!ended && held.length < 4) {
         const r = await it!.next();
         if (r.done) ended = true;
-        else held = Buffer.concat([held, r.value]);
+        else held = held.length ? Buffer.concat([held, r.value]) : (r.value as Buffer);
       }
       if (keepText) chunks.push(held);
       const elf = isElfHead(held) && !MODULE_RE.test(path);
