@@ -1,5 +1,6 @@
 import { statSync } from 'node:fs';
 import { RdError } from '../errors.js';
+import { openContainer, type Container } from './container.js';
 import { normalizeName } from './names.js';
 import { readImage, type ReadOptions } from './read.js';
 import type { Segment } from './segment.js';
@@ -10,6 +11,8 @@ export type Generator = 'dracut' | 'initramfs-tools' | 'mkinitcpio';
 export interface ImageInfo {
   file: string;
   size: number;
+  /** What the file is: a plain initramfs, a UKI (its sections, profiles, addons) or a kernel with a built-in initramfs. */
+  container: Omit<Container, 'parts'> & { parts: Array<{ label?: string; file: string; offset: number; length: number }> };
   segments: Segment[];
   entries: number;
   kernelVersions: string[];
@@ -56,10 +59,11 @@ export async function imageInfo(image: string, opts: InfoOptions = {}): Promise<
   const scripts: string[] = [];
   const hooks: string[] = [];
   let entries = 0;
+  const container = await openContainer(image, opts);
   let stopped: string | undefined;
   let current: Segment | undefined;
   try {
-    for await (const ev of readImage(image, opts)) {
+    for await (const ev of readImage(image, { ...opts, container })) {
       if (ev.kind === 'segment') {
         segments.push(ev.segment);
         continue;
@@ -101,6 +105,7 @@ export async function imageInfo(image: string, opts: InfoOptions = {}): Promise<
   const info: ImageInfo = {
     file: image,
     size,
+    container: { ...container, parts: container.parts.map(({ bytes: _, ...p }) => p) },
     segments,
     entries,
     kernelVersions: [...kvers].sort(),

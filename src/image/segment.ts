@@ -23,4 +23,6 @@ export interface Segment {
    * data were read intact before it (`entries` counts the headers read).
    */
   damage?: { offset?: number; message: string; cpioBytes: number };
+  /** Where the segment lies when the file is not a plain initramfs, e.g. "UKI .initrd" or an addon's section. */
+  source?: string;
 }
