@@ -16,6 +16,8 @@ export * from './image/cat.js';
 export * from './image/extract.js';
 export * from './image/names.js';
 export * from './image/default-image.js';
+export * from './image/damage.js';
+export * from './image/foreign-format.js';
 export * from './image/example-image.js';
 export * from './elf/elf.js';
 export * from './elf/ldcache.js';
