@@ -49,6 +49,18 @@ export class Holder {
     }
   }
 
+  /**
+   * Drops `steps` from the record; with `undo`, undoes them first (a trial
+   * mount not taken). Without, they are already gone (a trial mount moved
+   * away, its directory removed here).
+   */
+  forget(steps: Step[], undoFirst = false): void {
+    if (undoFirst) undo(steps);
+    else for (const s of steps) if (s.kind === 'dir') rmdirSync(s.path);
+    this.record.steps = this.record.steps.filter((x) => !steps.includes(x));
+    saveRecord(this.record);
+  }
+
   /** Undoes the steps after `keep` (a probe mount, a candidate root that was not taken). */
   rollback(keep: number): string[] {
     const undone = this.record.steps.splice(keep);

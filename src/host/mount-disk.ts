@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { RdError, EXIT } from '../errors.js';
-import { readMountinfo, type MountInfo } from '../rescue/mounts.js';
+import { readMountinfo, runMount, type MountInfo } from '../rescue/mounts.js';
 import { pausePoint } from '../rescue/test-pause.js';
 import { resolveInRoot } from '../rescue/target.js';
 import { devicesInUse, listBlockDevices, probeVolume, readDiskLayout, type BlockDevice, type DiskLayout, type Volume } from './block-devices.js';
@@ -9,7 +9,7 @@ import { logicalVolumes } from './lvm.js';
 import { LINUX_FS, linuxRootAt, topLevelSubvolumes, type RootCandidate } from './find-root.js';
 import { Holder } from './holder.js';
 import { btrfsSubvolOptions, parseFstab, planMounts } from './mount-plan.js';
-import { readRecords, RECORD_DIR, removeRecord, saveRecord, type HeldMount } from './record.js';
+import { readRecords, RECORD_DIR, removeRecord, saveRecord, type HeldMount, type Step } from './record.js';
 import { resolveSpec } from './resolve.js';
 
 /**
@@ -168,39 +168,73 @@ function xfsOptions(s: Session, v: Volume): string[] {
   return twin ? ['nouuid'] : [];
 }
 
-/** Trial-mounts each Linux filesystem of a disk read-only under /run and looks for roots, undoing every trial. */
-function findRoots(s: Session, disk: Disk, probeDir: string): RootCandidate[] {
-  const found: RootCandidate[] = [];
-  for (const v of disk.volumes) {
-    if (!v.type || !LINUX_FS.has(v.type)) continue;
-    const keep = s.holder.record.steps.length;
+/** A root found by a trial mount that is still in place, to be moved where the user wants it instead of mounted twice. */
+interface Probe {
+  dir: string;
+  /** The steps of the trial: the loop, the directory, the mount. */
+  steps: Step[];
+  notes: string[];
+}
+
+type Found = RootCandidate & { probe?: Probe };
+
+/**
+ * Trial-mounts each Linux filesystem of a disk read-only under /run and
+ * looks for roots. A root seen in the mount as it stands (not a btrfs
+ * subvolume below it) stays mounted when `keep` says so; every other trial
+ * is undone at once.
+ */
+function findRoots(s: Session, disk: Disk, probeDir: string, keep: boolean): Found[] {
+  const found: Found[] = [];
+  disk.volumes.forEach((v, i) => {
+    if (!v.type || !LINUX_FS.has(v.type)) return;
+    const start = s.holder.record.steps.length;
+    const dir = `${probeDir}-${i}`;
+    let kept = false;
     try {
       const dev = deviceFor(s, v, true);
-      s.holder.mkdir(probeDir);
+      s.holder.mkdir(dir);
       const base = v.type === 'xfs' && v.uuid && s.xfsUuids.has(v.uuid) ? ['nouuid'] : [];
-      mountVolume(s.holder, dev, v, disk, probeDir, base, true, 'probe', []);
-      const here = linuxRootAt(probeDir);
-      if (here) found.push({ volume: v, ...here });
-      else if (v.type === 'btrfs') {
+      const notes: string[] = [];
+      mountVolume(s.holder, dev, v, disk, dir, base, true, '/', notes);
+      const here = linuxRootAt(dir);
+      if (here) {
+        kept = keep;
+        found.push({ volume: v, ...here, probe: kept ? { dir, steps: s.holder.record.steps.slice(start), notes } : undefined });
+      } else if (v.type === 'btrfs') {
         // not in the default subvolume: look at the top level's subvolumes (@, root, …)
         s.holder.rollback(s.holder.record.steps.length - 1);
-        mountVolume(s.holder, dev, v, disk, probeDir, ['subvolid=5'], true, 'probe', []);
-        for (const sub of topLevelSubvolumes(probeDir)) {
-          const r = linuxRootAt(join(probeDir, sub));
+        mountVolume(s.holder, dev, v, disk, dir, ['subvolid=5'], true, '/', []);
+        for (const sub of topLevelSubvolumes(dir)) {
+          const r = linuxRootAt(join(dir, sub));
           if (r) found.push({ volume: v, subvol: sub, ...r });
         }
       }
     } catch {
       // a filesystem this kernel cannot mount is no root we can rescue from here
     } finally {
-      s.holder.rollback(keep);
-      s.devices.delete(v);
+      if (!kept) {
+        s.holder.rollback(start);
+        s.devices.delete(v);
+      }
     }
-  }
+  });
   return found;
 }
 
-function pickRoot(all: Array<RootCandidate & { disk: Disk }>, spec: string | undefined): RootCandidate & { disk: Disk } {
+/** Puts a kept trial mount where the root belongs (mount --move) and forgets the trial directory. */
+function moveProbe(s: Session, p: Probe, at: string): void {
+  const h = s.holder;
+  const trial = p.steps.find((x): x is Extract<Step, { kind: 'mount' }> => x.kind === 'mount')!;
+  h.mkdir(at);
+  // recorded before it is made, like every mount: after a kill, umount finds one of the two mounted
+  h.record.steps.push({ ...trial, target: at });
+  saveRecord(h.record);
+  runMount(['--move', p.dir, at]);
+  h.forget(p.steps.filter((x) => x.kind !== 'loop'));
+}
+
+function pickRoot(all: Array<Found & { disk: Disk }>, spec: string | undefined): Found & { disk: Disk } {
   if (spec !== undefined) {
     const vols = all.map((c) => c.volume);
     const byNumber = /^\d+$/.test(spec) ? vols.find((v) => v.partNumber === Number(spec)) : resolveSpec(spec, vols)?.volume;
@@ -235,18 +269,26 @@ export function mountDisk(o: MountDiskOptions): HeldMount {
   try {
     const disks: Disk[] = sources.map(readDisk);
     const probeDir = join(dirname(RECORD_DIR), `probe-${process.pid}`);
-    const all = disks.flatMap((disk) => findRoots(s, disk, probeDir).map((c) => ({ ...c, disk })));
+    // read-only, the trial mount of a root is the final one: it is moved into place rather than mounted twice
+    const all = disks.flatMap((disk) => findRoots(s, disk, probeDir, readOnly).map((c) => ({ ...c, disk })));
     if (!all.length) {
       const seen = disks.flatMap((d) => [...d.volumes.map((v) => `${describe(v, d)}: ${v.type ?? 'unknown'}${v.label ? ` LABEL=${v.label}` : ''}`), ...d.notes]);
       throw new RdError(`no Linux root (a filesystem or btrfs subvolume with etc/os-release and etc/fstab) on ${sources.join(', ')}${seen.length ? `; found ${seen.join('; ')}` : ''}`, {}, EXIT.badInput);
     }
     const root = pickRoot(all, o.volume);
+    for (const c of all) if (c !== root && c.probe) s.holder.forget(c.probe.steps, true);
     record.source = root.disk.path;
     record.osName = root.prettyName;
-    s.holder.mkdir(at);
-    const rootDev = deviceFor(s, root.volume, readOnly);
     const subvol = root.subvol !== undefined ? [`subvol=${root.subvol}`] : [];
-    mountVolume(s.holder, rootDev, root.volume, root.disk, at, [...subvol, ...xfsOptions(s, root.volume)], readOnly, '/', record.notes);
+    if (root.probe) {
+      moveProbe(s, root.probe, at);
+      xfsOptions(s, root.volume);
+      record.notes.push(...root.probe.notes);
+    } else {
+      s.holder.mkdir(at);
+      const rootDev = deviceFor(s, root.volume, readOnly);
+      mountVolume(s.holder, rootDev, root.volume, root.disk, at, [...subvol, ...xfsOptions(s, root.volume)], readOnly, '/', record.notes);
+    }
     pausePoint('mount:root');
     const fstab = parseFstab(readFileSync(resolveInRoot(at, 'etc/fstab'), 'latin1'));
     const plan = planMounts(fstab, root.disk.volumes);

@@ -45,7 +45,6 @@ async function rescueHost(env: VmEnv): Promise<void> {
   try {
     await vm.boot();
     await vm.expect(PROMPT, 300_000, 'the rescue VM shell');
-    await vm.prompt(10_000);
     timings.push(['rescue host: boot to the shell', seconds(t)]);
     const own1 = await vm.sh('lvm lvs --noheadings -o vg_name,lv_name,lv_active 2>&1', 60_000);
     check("rescue host: the rescue VM's own root is on VG rhel, active", /rhel\s+root\s+active/.test(own1.output), own1.output);
