@@ -3,9 +3,10 @@ import { dirname, join, resolve } from 'node:path';
 import { RdError, EXIT } from '../errors.js';
 import { readMountinfo, runMount, type MountInfo } from '../rescue/mounts.js';
 import { pausePoint } from '../rescue/test-pause.js';
-import { resolveInRoot } from '../rescue/target.js';
+import { readTargetText, resolveInRoot } from '../rescue/target.js';
 import { devicesInUse, listBlockDevices, probeVolume, readDiskLayout, type BlockDevice, type DiskLayout, type Volume } from './block-devices.js';
 import { logicalVolumes } from './lvm.js';
+import { addCrypttabNames, openLuks, type LuksKey } from './luks.js';
 import { LINUX_FS, linuxRootAt, topLevelSubvolumes, type RootCandidate } from './find-root.js';
 import { Holder } from './holder.js';
 import { btrfsSubvolOptions, parseFstab, planMounts } from './mount-plan.js';
@@ -23,6 +24,8 @@ export interface MountDiskOptions {
   /** Where to mount the root (default: the first free /mnt/rdrescue, /mnt/rdrescue-2, …). */
   at?: string;
   rw?: boolean;
+  /** The key for LUKS volumes on the disk (the same one is tried on each); without it they stay closed, with a note. */
+  luks?: LuksKey;
   /** Which root, when the source holds several: a partition number, UUID=, LABEL=, PARTUUID=, PARTLABEL=. */
   volume?: string;
 }
@@ -108,12 +111,14 @@ function freeMountDir(): string {
 
 /** How a volume can be named to the user and to a repair tool. */
 function describe(v: Volume, disk: Disk): string {
+  if (v.container) return v.container;
   if (v.lv) return `LV ${v.lv} on ${disk.path}`;
   return v.partNumber === undefined ? disk.path : `${disk.path} partition ${v.partNumber}`;
 }
 
 function repairHint(v: Volume, disk: Disk): string {
   const tool = v.type === 'xfs' ? 'xfs_repair' : v.type === 'btrfs' ? 'btrfs check' : `fsck.${v.type} -f`;
+  if (v.container) return `${tool} ${v.aliases[0]} (while it is open: cryptsetup open)`;
   const attach = v.partNumber === undefined && !v.lv ? disk.path : `$(losetup -f --show -o ${v.range.offset} --sizelimit ${v.range.size} ${disk.path})`;
   // xfs_repair refuses a dirty log (and -L throws it away): the log is replayed by a writable mount first
   return v.type === 'xfs' ? `rdrescue mount --rw (replays the log), umount, then ${tool} ${attach}` : `${tool} ${attach}`;
@@ -222,6 +227,21 @@ function findRoots(s: Session, disk: Disk, probeDir: string, keep: boolean): Fou
   return found;
 }
 
+/** Opens the disk's LUKS volumes with the key given, adding what is inside (a filesystem, or LVM) to its volumes. */
+function openContainers(s: Session, disk: Disk, key: LuksKey | undefined): void {
+  for (const v of disk.volumes.filter((x) => x.type === 'crypto_LUKS')) {
+    const what = describe(v, disk);
+    if (!key) {
+      disk.notes.push(`${what} is LUKS${v.luksVersion ?? ''}-encrypted and was not opened: give --passphrase-stdin or --key-file, or run rdrescue mount on a terminal`);
+      continue;
+    }
+    const inner = openLuks(s.holder, v, key, what);
+    const lvm = logicalVolumes([inner]);
+    disk.volumes.push(inner, ...lvm.volumes);
+    disk.notes.push(...lvm.notes);
+  }
+}
+
 /** Puts a kept trial mount where the root belongs (mount --move) and forgets the trial directory. */
 function moveProbe(s: Session, p: Probe, at: string): void {
   const h = s.holder;
@@ -268,6 +288,7 @@ export function mountDisk(o: MountDiskOptions): HeldMount {
   const s: Session = { holder: new Holder(record), xfsUuids: mountedXfsUuids(mounts), devices: new Map() };
   try {
     const disks: Disk[] = sources.map(readDisk);
+    for (const disk of disks) openContainers(s, disk, o.luks);
     const probeDir = join(dirname(RECORD_DIR), `probe-${process.pid}`);
     // read-only, the trial mount of a root is the final one: it is moved into place rather than mounted twice
     const all = disks.flatMap((disk) => findRoots(s, disk, probeDir, readOnly).map((c) => ({ ...c, disk })));
@@ -290,6 +311,8 @@ export function mountDisk(o: MountDiskOptions): HeldMount {
       mountVolume(s.holder, rootDev, root.volume, root.disk, at, [...subvol, ...xfsOptions(s, root.volume)], readOnly, '/', record.notes);
     }
     pausePoint('mount:root');
+    const crypttab = readTargetText(at, 'etc/crypttab');
+    if (crypttab) addCrypttabNames(crypttab, root.disk.volumes);
     const fstab = parseFstab(readFileSync(resolveInRoot(at, 'etc/fstab'), 'latin1'));
     const plan = planMounts(fstab, root.disk.volumes);
     const fstabRoot = plan.root && resolveSpec(plan.root.spec, root.disk.volumes, { partitionNumbers: true });
