@@ -10,6 +10,7 @@ import { closeSync, openSync, readFileSync, readSync, rmSync, writeFileSync, wri
 import { join } from 'node:path';
 import { buildDisk, makeVolumeGroup, rhelOnLvm, withMounted, withRange, writeRoot } from '../../host/disk.js';
 import { cached } from '../cache.js';
+import { buildRootTree } from '../disk.js';
 import { check, cryptVerifies, timings, type Scenario, type VmEnv } from '../harness.js';
 import { buildDracut } from '../initramfs.js';
 import { run, seconds } from '../run.js';
@@ -18,12 +19,14 @@ import { Vm } from '../vm.js';
 const PASSWORD = 'from-the-rescue-vm';
 const PROMPT = /switch_root:\/# /;
 
-/** The rescue VM's own disk: a whole-disk PV, VG rhel, LV root holding the shared ext4 root. */
+/** The rescue VM's own disk: a whole-disk PV, VG rhel, LV root holding an ext4 root like the other scenarios'. */
 function rescueVmDisk(env: VmEnv): string {
   const disk = join(env.work, 'rescue-vm-disk.img');
   run('truncate', ['-s', '310M', disk]);
-  const [root] = makeVolumeGroup(disk, { offset: 0, size: 310 * 1024 * 1024 }, 'rhel', [{ name: 'root', sizeMiB: 300 }]);
-  run('dd', [`if=${env.baseDisk}`, `of=${disk}`, 'bs=1M', `seek=${root.offset}`, 'oflag=seek_bytes', 'conv=notrunc,sparse', 'status=none']);
+  const tree = join(env.work, 'rescue-vm-tree');
+  buildRootTree(tree);
+  makeVolumeGroup(disk, { offset: 0, size: 310 * 1024 * 1024 }, 'rhel', [{ name: 'root', sizeMiB: 300 }]).forEach((root) => withRange(disk, root, (loop) => run('mkfs.ext4', ['-q', '-F', '-L', 'root', '-d', tree, loop])));
+  rmSync(tree, { recursive: true, force: true });
   return disk;
 }
 
