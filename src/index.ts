@@ -49,3 +49,4 @@ export { mountDisk, SeveralRootsError, type MountDiskOptions } from './host/moun
 export { releaseDisk, heldMount, type ReleaseResult } from './host/release.js';
 export { readRecords, rescueHostFacts, type HeldMount, type Step, type RescueHostFacts } from './host/record.js';
 export { makeWritable } from './host/writable.js';
+export * from './check/index.js';
