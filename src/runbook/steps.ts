@@ -217,7 +217,10 @@ const chroot: StepKind<{ run: string[]; creates?: string }> = {
     // the view lives in another mount namespace, where proc/sys/dev cannot be mounted from here
     if (ctx.sandbox) return satisfied([`chroot: not run in the sandbox (on the real target it runs ${a.run.join(' ')}); its effects are not in the diff`]);
     const plan = planChroot({ root: ctx.root, command: a.run });
-    const lines = [`would run in the target (via ${plan.launcherKind}): ${a.run.join(' ')}${a.creates === undefined ? ' (every run: no creates: to tell when it is done)' : ''}`];
+    const lines = [
+      ...plan.mounts.filter((m) => m.fstab).map((m) => `would mount the target's ${m.what} (and unmount it after)`),
+      `would run in the target (via ${plan.launcherKind}): ${a.run.join(' ')}${a.creates === undefined ? ' (every run: no creates: to tell when it is done)' : ''}`,
+    ];
     return {
       satisfied: false,
       lines,
