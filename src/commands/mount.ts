@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { mountDisk, SeveralRootsError } from '../host/mount-disk.js';
 import { readRecords, type HeldMount } from '../host/record.js';
 import { printJson } from '../output.js';
+import { examples } from './examples.js';
 
 function size(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -37,7 +38,7 @@ function list(json: boolean | undefined): void {
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('mount')
     .description("find the broken server's root on a disk, partition or image file, and mount it with what its own fstab needs for a repair (/boot, /boot/efi, /usr, /var…), read-only until a fixing command asks for a change")
     .argument('[source]', 'a disk (/dev/sdb), a partition, or a raw disk image file; default: the one disk here holding a Linux root that this system does not use')
@@ -52,11 +53,7 @@ export function register(program: Command): void {
 Never runs fsck, xfs_repair or mkfs: a filesystem that needs its journal
 replayed is mounted without it and reported with the repair command.
 rdrescue umount undoes everything, also after this command was killed.
-
-Examples:
-  rdrescue mount /dev/sdb                          # the attached disk of the broken VM
-  rdrescue mount disk.img --at /mnt/broken --json  # a downloaded snapshot
-  rdrescue mount && rdrescue passwd root --root /mnt/rdrescue && rdrescue umount`,
+See docs/rescue-host.md.`,
     )
     .action((source: string | undefined, o: { at?: string; rw?: boolean; volume?: string; list?: boolean; json?: boolean }) => {
       if (o.list) return list(o.json);
@@ -79,4 +76,9 @@ Examples:
       out.push(`next: rdrescue passwd root --root ${r.at} (or any rescue command with --root ${r.at}); then rdrescue umount ${r.at}`);
       process.stdout.write(out.join('\n') + '\n');
     });
+  examples(cmd, [
+    ['rdrescue mount /dev/sdb', "the broken VM's disk attached to this rescue VM: its root on /mnt/rdrescue, with its /boot"],
+    ['rdrescue mount disk.img --at /mnt/broken --json', 'a downloaded snapshot (raw disk image); the record as JSON'],
+    ['rdrescue mount && rdrescue passwd root --root /mnt/rdrescue && rdrescue umount', 'find the one attached disk, reset root, let go'],
+  ]);
 }

@@ -49,6 +49,8 @@ export interface Volume {
   /** ext3/4 whose journal needs replay. */
   needsRecovery?: boolean;
   luksVersion?: number;
+  /** "VG/LV" for a logical volume. */
+  lv?: string;
   /** Other names of the same device: /dev/mapper/VG-LV, /dev/VG/LV, a name it had on the target. */
   aliases: string[];
 }

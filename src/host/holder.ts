@@ -66,10 +66,11 @@ function isMounted(target: string): boolean {
  * Undoes steps in reverse, going on past failures, and returns what could
  * not be undone (empty when everything is released).
  */
-export function undo(steps: Step[]): string[] {
+export function undo(steps: Step[], opts: { sync?: boolean } = {}): string[] {
   const left: string[] = [];
-  const sync = findProgram('sync');
-  if (sync && steps.some((s) => s.kind === 'mount')) spawnSync(sync, [], { stdio: 'ignore' });
+  // a read-only trial mount has nothing to flush; a system-wide sync can take seconds on a busy host
+  const sync = opts.sync ? findProgram('sync') : undefined;
+  if (sync) spawnSync(sync, [], { stdio: 'ignore' });
   for (const s of [...steps].reverse()) {
     switch (s.kind) {
       case 'mount':

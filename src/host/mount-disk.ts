@@ -2,8 +2,10 @@ import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { RdError, EXIT } from '../errors.js';
 import { readMountinfo, type MountInfo } from '../rescue/mounts.js';
+import { pausePoint } from '../rescue/test-pause.js';
 import { resolveInRoot } from '../rescue/target.js';
 import { devicesInUse, listBlockDevices, probeVolume, readDiskLayout, type BlockDevice, type DiskLayout, type Volume } from './block-devices.js';
+import { logicalVolumes } from './lvm.js';
 import { LINUX_FS, linuxRootAt, topLevelSubvolumes, type RootCandidate } from './find-root.js';
 import { Holder } from './holder.js';
 import { btrfsSubvolOptions, parseFstab, planMounts } from './mount-plan.js';
@@ -35,6 +37,16 @@ export class SeveralRootsError extends RdError {
 interface Disk {
   path: string;
   layout: DiskLayout;
+  /** The partitions (or the whole disk) and the logical volumes on them. */
+  volumes: Volume[];
+  /** What could not be made sense of (an LV rdrescue cannot read). */
+  notes: string[];
+}
+
+function readDisk(path: string): Disk {
+  const layout = readDiskLayout(path);
+  const lvm = logicalVolumes(layout.volumes);
+  return { path, layout, volumes: [...layout.volumes, ...lvm.volumes], notes: lvm.notes };
 }
 
 function realSource(source: string): string {
@@ -96,13 +108,15 @@ function freeMountDir(): string {
 
 /** How a volume can be named to the user and to a repair tool. */
 function describe(v: Volume, disk: Disk): string {
+  if (v.lv) return `LV ${v.lv} on ${disk.path}`;
   return v.partNumber === undefined ? disk.path : `${disk.path} partition ${v.partNumber}`;
 }
 
 function repairHint(v: Volume, disk: Disk): string {
   const tool = v.type === 'xfs' ? 'xfs_repair' : v.type === 'btrfs' ? 'btrfs check' : `fsck.${v.type} -f`;
-  const attach = v.partNumber === undefined ? disk.path : `$(losetup -f --show -o ${v.range.offset} --sizelimit ${v.range.size} ${disk.path})`;
-  return `${tool} ${attach}`;
+  const attach = v.partNumber === undefined && !v.lv ? disk.path : `$(losetup -f --show -o ${v.range.offset} --sizelimit ${v.range.size} ${disk.path})`;
+  // xfs_repair refuses a dirty log (and -L throws it away): the log is replayed by a writable mount first
+  return v.type === 'xfs' ? `rdrescue mount --rw (replays the log), umount, then ${tool} ${attach}` : `${tool} ${attach}`;
 }
 
 /**
@@ -157,7 +171,7 @@ function xfsOptions(s: Session, v: Volume): string[] {
 /** Trial-mounts each Linux filesystem of a disk read-only under /run and looks for roots, undoing every trial. */
 function findRoots(s: Session, disk: Disk, probeDir: string): RootCandidate[] {
   const found: RootCandidate[] = [];
-  for (const v of disk.layout.volumes) {
+  for (const v of disk.volumes) {
     if (!v.type || !LINUX_FS.has(v.type)) continue;
     const keep = s.holder.record.steps.length;
     try {
@@ -219,11 +233,11 @@ export function mountDisk(o: MountDiskOptions): HeldMount {
   saveRecord(record);
   const s: Session = { holder: new Holder(record), xfsUuids: mountedXfsUuids(mounts), devices: new Map() };
   try {
-    const disks: Disk[] = sources.map((path) => ({ path, layout: readDiskLayout(path) }));
+    const disks: Disk[] = sources.map(readDisk);
     const probeDir = join(dirname(RECORD_DIR), `probe-${process.pid}`);
     const all = disks.flatMap((disk) => findRoots(s, disk, probeDir).map((c) => ({ ...c, disk })));
     if (!all.length) {
-      const seen = disks.flatMap((d) => d.layout.volumes.map((v) => `${describe(v, d)}: ${v.type ?? 'unknown'}${v.label ? ` LABEL=${v.label}` : ''}`));
+      const seen = disks.flatMap((d) => [...d.volumes.map((v) => `${describe(v, d)}: ${v.type ?? 'unknown'}${v.label ? ` LABEL=${v.label}` : ''}`), ...d.notes]);
       throw new RdError(`no Linux root (a filesystem or btrfs subvolume with etc/os-release and etc/fstab) on ${sources.join(', ')}${seen.length ? `; found ${seen.join('; ')}` : ''}`, {}, EXIT.badInput);
     }
     const root = pickRoot(all, o.volume);
@@ -233,14 +247,15 @@ export function mountDisk(o: MountDiskOptions): HeldMount {
     const rootDev = deviceFor(s, root.volume, readOnly);
     const subvol = root.subvol !== undefined ? [`subvol=${root.subvol}`] : [];
     mountVolume(s.holder, rootDev, root.volume, root.disk, at, [...subvol, ...xfsOptions(s, root.volume)], readOnly, '/', record.notes);
+    pausePoint('mount:root');
     const fstab = parseFstab(readFileSync(resolveInRoot(at, 'etc/fstab'), 'latin1'));
-    const plan = planMounts(fstab, root.disk.layout.volumes);
-    const fstabRoot = plan.root && resolveSpec(plan.root.spec, root.disk.layout.volumes, { partitionNumbers: true });
+    const plan = planMounts(fstab, root.disk.volumes);
+    const fstabRoot = plan.root && resolveSpec(plan.root.spec, root.disk.volumes, { partitionNumbers: true });
     if (plan.root && fstabRoot && fstabRoot.volume !== root.volume) record.notes.push(`fstab line ${plan.root.line} says / is ${plan.root.spec}, which is another filesystem than the one holding this fstab (${describe(root.volume, root.disk)})`);
     if (root.volume.type === 'btrfs' && plan.root && btrfsSubvolOptions(plan.root).length && btrfsSubvolOptions(plan.root).join(',') !== subvol.join(',')) {
       record.notes.push(`fstab line ${plan.root.line} mounts / with ${btrfsSubvolOptions(plan.root).join(',')}; the root was found in ${root.subvol ? `subvolume ${root.subvol}` : 'the default subvolume'}`);
     }
-    record.notes.push(...plan.notes);
+    record.notes.push(...root.disk.notes, ...plan.notes);
     for (const m of plan.mounts) {
       const mp = m.entry.mountPoint.replace(/\/+$/, '');
       const host = resolveInRoot(at, mp);

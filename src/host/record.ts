@@ -32,7 +32,7 @@ export interface HeldMount {
   notes: string[];
 }
 
-export const RECORD_DIR = process.env.RDRESCUE_RUN_DIR ?? '/run/rdrescue/mounts';
+export const RECORD_DIR = '/run/rdrescue/mounts';
 
 function fileFor(at: string): string {
   return join(RECORD_DIR, `${createHash('sha256').update(at).digest('hex').slice(0, 16)}.json`);
@@ -71,4 +71,18 @@ export function readRecords(): HeldMount[] {
 /** The held mount whose root, or one of whose mounts, is `path`. */
 export function recordHolding(path: string): HeldMount | undefined {
   return readRecords().find((r) => r.at === path || r.steps.some((s) => s.kind === 'mount' && s.target === path));
+}
+
+/** What `env` says about a root `rdrescue mount` made: the disk and each filesystem mounted from it. */
+export interface RescueHostFacts {
+  source: string;
+  at: string;
+  readOnly: boolean;
+  mounts: Array<{ mountPoint: string; device: string; fsType: string; options: string[] }>;
+}
+
+export function rescueHostFacts(root: string): RescueHostFacts | undefined {
+  const r = readRecords().find((x) => x.at === root);
+  if (!r) return undefined;
+  return { source: r.source, at: r.at, readOnly: r.readOnly, mounts: r.steps.flatMap((s) => (s.kind === 'mount' ? [{ mountPoint: s.what, device: s.device, fsType: s.fsType, options: s.options }] : [])) };
 }

@@ -32,7 +32,7 @@ export function heldMount(at?: string): HeldMount {
 export function releaseDisk(at?: string): ReleaseResult {
   const r = heldMount(at);
   const released = r.steps.flatMap((s) => (s.kind === 'mount' ? [s.target] : s.kind === 'loop' ? [s.device] : [])).reverse();
-  const left = undo(r.steps);
+  const left = undo(r.steps, { sync: !r.readOnly });
   if (left.length) {
     // keep only what is still held, so the next umount retries just that
     r.steps = r.steps.filter((s) => s.kind !== 'mount' || left.some((l) => l.startsWith(`${s.target} `)));

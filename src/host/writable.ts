@@ -17,7 +17,7 @@ export function makeWritable(path: string): string | undefined {
   if (!r || !r.readOnly) return undefined;
   if (!r.complete) throw new RdError(`the rdrescue mount on ${r.at} did not finish (was it killed?); rdrescue umount ${r.at}, then mount again`, {}, EXIT.refused);
   const old = r.steps;
-  const left = undo(old.filter((s) => s.kind !== 'dir'));
+  const left = undo(old.filter((s) => s.kind !== 'dir'), { sync: true });
   if (left.length) throw new RdError(`cannot make ${r.at} writable: ${left.join('; ')}`, {}, EXIT.failure);
   remountAll(r, old);
   return `made ${r.source} writable for this change: its filesystems were mounted again read-write (journals replayed)`;

@@ -50,6 +50,13 @@ function field(l: RawLine, i: number): string {
   return l.fields[i] ? l.text.slice(l.fields[i][0], l.fields[i][1]) : '';
 }
 
+/** The active lines of an fstab as written: spec and mount point unescaped, options split, pass number (0 when absent). */
+export function parseFstab(text: string): Array<{ line: number; spec: string; mountPoint: string; fsType: string; options: string[]; pass: number }> {
+  return splitLines(text).flatMap((l, i) =>
+    l.fields.length ? [{ line: i + 1, spec: unescapeOctal(field(l, 0)), mountPoint: unescapeOctal(field(l, 1)), fsType: field(l, 2), options: (field(l, 3) || 'defaults').split(','), pass: Number(field(l, 5)) || 0 }] : [],
+  );
+}
+
 export interface FstabCheckOptions {
   /** Where device nodes and /dev/disk/by-* are (the rescue system's). */
   devDir?: string;

@@ -15,6 +15,7 @@ import { planUnlock } from '../rescue/unlock.js';
 import { verifySha512crypt } from '../rescue/sha512crypt.js';
 import { isExpired } from '../rescue/shadow.js';
 import { resolveInRoot } from '../rescue/target.js';
+import { checkImage } from '../check/check.js';
 import { targetUser } from './accounts.js';
 import { applyFilePlan, describeFilePlan, type FilePlan } from './file-plan.js';
 import { checkSshKey, planSshKey } from './ssh-key.js';
@@ -78,6 +79,8 @@ interface StepKind<A> {
   /** Target paths it writes under: the target's own filesystems holding them are mounted around it. */
   writesUnder?(arg: A, root: string): string[];
   plan(arg: A, ctx: StepContext, step: RunbookStep): PlannedStep;
+  /** Runs before any step of `run` applies anything; throwing stops the runbook with nothing changed. */
+  gate?(arg: A, root: string): Promise<void>;
 }
 
 /** Under --sandbox the view is always writable and the real target's mount is never touched. */
@@ -295,7 +298,23 @@ const sshKey: StepKind<{ user: string; key: string }> = {
   plan: (a, ctx) => fromFilePlan(planSshKey(ctx.root, a), ctx),
 };
 
-export const STEP_KINDS = { remount, passwd, unlock, fstab, chroot, relabel, write, 'ssh-key': sshKey } as const;
+const check: StepKind<{ image?: string; kernel?: string }> = {
+  schema: {
+    type: 'object',
+    description: 'rdrescue check of the target before anything else: the run stops, with nothing changed, when the image would not boot this kernel and this root',
+    properties: { image: { ...TARGET_PATH, description: 'the image inside the target (default: the newest in /boot)' }, kernel: { type: 'string', minLength: 1, description: "the kernel's version" } },
+    additionalProperties: false,
+  },
+  label: (a) => `check ${a.image ?? 'the newest /boot image'}`,
+  plan: (a) => satisfied([`checked before any step runs: ${a.image ?? 'the newest image in /boot'}${a.kernel ? ` for kernel ${a.kernel}` : ''}; an error stops the run with nothing changed`]),
+  async gate(a, root) {
+    const r = await checkImage({ root, image: a.image === undefined ? undefined : resolveInRoot(root, a.image), kernel: a.kernel });
+    const errors = r.findings.filter((f) => f.level === 'error');
+    if (errors.length) throw new RdError(`check of ${r.image} failed: ${errors.map((f) => `${f.code}: ${f.message}`).join('; ')}`, {}, EXIT.failure);
+  },
+};
+
+export const STEP_KINDS = { remount, passwd, unlock, fstab, chroot, relabel, write, 'ssh-key': sshKey, check } as const;
 export type StepKindName = keyof typeof STEP_KINDS;
 
 function kind(step: RunbookStep): StepKind<unknown> {
@@ -312,6 +331,10 @@ export function stepWritesUnder(step: RunbookStep, root: string): string[] {
 
 export function checkStep(step: RunbookStep, root: string): void {
   kind(step).check?.(step.arg, root);
+}
+
+export async function gateStep(step: RunbookStep, root: string): Promise<void> {
+  await kind(step).gate?.(step.arg, root);
 }
 
 export function planStep(step: RunbookStep, ctx: StepContext): PlannedStep {

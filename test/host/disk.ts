@@ -143,3 +143,62 @@ export function loopsOf(image: string): string[] {
 export function mountsUnder(dir: string): string[] {
   return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((m) => m && (m === dir || m.startsWith(`${dir}/`)));
 }
+
+export interface LvSpec {
+  name: string;
+  sizeMiB: number;
+  fs?: FsKind;
+  uuid?: string;
+  label?: string;
+  fill?: (mnt: string) => void;
+}
+
+/**
+ * A VG with linear LVs on a partition, made without device-mapper (this
+ * kernel has none, and lvcreate insists on it): pvcreate and vgcreate, then
+ * the LVs written into the metadata with vgcfgrestore, each formatted
+ * through a loop at its offset in the PV. Returns each LV's byte range.
+ */
+export function makeVolumeGroup(image: string, part: { offset: number; size: number }, vg: string, lvs: LvSpec[]): Array<{ offset: number; size: number }> {
+  const env = { ...process.env, LVM_SUPPRESS_FD_WARNINGS: '1' };
+  const lvm = (args: string[], input?: string) => execFileSync('lvm', args, { encoding: 'utf8', env, input, stdio: ['pipe', 'pipe', 'pipe'] }).trim();
+  return withRange(image, part, (loop) => {
+    const dev = ['--devices', loop];
+    lvm(['pvcreate', '-q', ...dev, loop]);
+    lvm(['vgcreate', '-q', '-s', '1m', ...dev, vg, loop]);
+    const backup = `${image}.${vg}.vg`;
+    lvm(['vgcfgbackup', '-q', ...dev, '-f', backup, vg]);
+    const peStart = Number(lvm(['pvs', ...dev, '--noheadings', '--units', 'b', '--nosuffix', '-o', 'pe_start', loop]));
+    let pe = 0;
+    const body = lvs
+      .map((l, i) => {
+        const text = `${l.name} {\nid = "LvId${i}X-aaaa-bbbb-cccc-dddd-eeee-ffffff"\nstatus = ["READ", "WRITE", "VISIBLE"]\nflags = []\nsegment_count = 1\nsegment1 {\nstart_extent = 0\nextent_count = ${l.sizeMiB}\ntype = "striped"\nstripe_count = 1\nstripes = [\n"pv0", ${pe}\n]\n}\n}\n`;
+        pe += l.sizeMiB;
+        return text;
+      })
+      .join('');
+    const text = readFileSync(backup, 'utf8');
+    const pvEnd = text.indexOf('\n\t}\n', text.indexOf('physical_volumes')) + 4;
+    writeFileSync(backup, `${text.slice(0, pvEnd)}\nlogical_volumes {\n${body}}\n${text.slice(pvEnd)}`);
+    lvm(['vgcfgrestore', '-q', ...dev, '-f', backup, vg]);
+    rmSync(backup);
+    let at = 0;
+    return lvs.map((l) => {
+      const range = { offset: part.offset + peStart + at * 1024 * 1024, size: l.sizeMiB * 1024 * 1024 };
+      at += l.sizeMiB;
+      if (l.fs) withRange(image, range, (lvLoop) => mkfs(lvLoop, { sizeMiB: l.sizeMiB, fs: l.fs, uuid: l.uuid, label: l.label }));
+      if (l.fill) withMounted(image, range, l.fill);
+      return range;
+    });
+  });
+}
+
+/** RHEL's default layout: GPT, /boot ext4 (LABEL=boot), then a PV with VG rhel holding an XFS root and swap. */
+export function rhelOnLvm(): { d: Disk; lvs: Array<{ offset: number; size: number }> } {
+  const d = buildDisk('gpt', [{ sizeMiB: 24, fs: 'ext4', label: 'boot', fill: (m) => writeFileSync(join(m, 'vmlinuz-5.14'), 'k') }, { sizeMiB: 340, name: 'lvm' }]);
+  const lvs = makeVolumeGroup(d.image, d.parts[1], 'rhel', [
+    { name: 'root', sizeMiB: 300, fs: 'xfs', fill: (m) => writeRoot(m, { name: 'Red Hat Enterprise Linux', fstab: ['/dev/mapper/rhel-root / xfs defaults 0 0', 'LABEL=boot /boot ext4 defaults 1 2', '/dev/mapper/rhel-swap none swap defaults 0 0'] }) },
+    { name: 'swap', sizeMiB: 16, fs: 'swap' },
+  ]);
+  return { d, lvs };
+}
