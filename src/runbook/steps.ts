@@ -36,6 +36,8 @@ export interface StepContext {
   sandbox: boolean;
   /** For `remount: rw`: whether a later step (before the next remount) has something to change. */
   writesFollow: () => boolean;
+  /** When planning a whole runbook: how the earlier steps will have left the target (undefined: as it is now). */
+  mountedAs?: () => 'ro' | 'rw' | undefined;
 }
 
 export interface StepChange {
@@ -52,6 +54,8 @@ export interface PlannedStep {
   lines: string[];
   changes: StepChange[];
   apply(): Promise<{ lines: string[]; journalId?: number }>;
+  /** How applying it leaves the target's mount, when it remounts. */
+  remounts?: 'ro' | 'rw';
 }
 
 /** A step as loaded from a runbook: kind, its argument, and a secret read from password_file/password_env. */
@@ -69,6 +73,8 @@ interface StepKind<A> {
   label(arg: A): string;
   /** Checks against the target before anything is changed (hostile input is refused here). */
   check?(arg: A, root: string): void;
+  /** Target paths it writes under: the target's own filesystems holding them are mounted around it. */
+  writesUnder?(arg: A, root: string): string[];
   plan(arg: A, ctx: StepContext, step: RunbookStep): PlannedStep;
   /** Runs before any step of `run` applies anything; throwing stops the runbook with nothing changed. */
   gate?(arg: A, root: string): Promise<void>;
@@ -85,6 +91,7 @@ function fromPlan(p: Plan, ctx: StepContext): PlannedStep {
     satisfied: plan.satisfied,
     lines: describePlan(plan),
     changes: planSummary(plan).changes,
+    remounts: plan.remount?.changed ? plan.remount.to : undefined,
     apply: async () => {
       const r = await applyPlan(plan);
       return { lines: describePlan({ ...plan, notes: r.notes }, true), journalId: r.journalId };
@@ -97,6 +104,7 @@ function fromFilePlan(f: FilePlan, ctx: StepContext): PlannedStep {
   const meta = [...fp.before, ...fp.after].map((m): StepChange => ({ path: m.path, change: 'metadata', description: [m.what] }));
   return {
     satisfied: fp.satisfied,
+    remounts: fp.plan.remount?.changed ? fp.plan.remount.to : undefined,
     lines: describeFilePlan(fp),
     changes: [...planSummary(fp.plan).changes, ...(fp.plan.changes.length ? [] : meta)],
     apply: async () => {
@@ -123,8 +131,11 @@ const remount: StepKind<'rw' | 'ro'> = {
   schema: { enum: ['rw', 'ro'], description: 'remount the target root rw (only when a later step has something to write) or ro' },
   label: (a) => `remount ${a}`,
   plan(mode, ctx) {
-    const r = planRemount(ctx.mountRoot, mode);
-    if (!r.changed) return satisfied([`remount ${mode}: ${r.mountPoint} is already ${mode}`]);
+    const now = planRemount(ctx.mountRoot, mode);
+    // an earlier step of the same plan may open or close the target first: plan against what run will find
+    const from = ctx.mountedAs?.() ?? now.from;
+    const r = { ...now, from, changed: from !== mode };
+    if (!r.changed) return satisfied([`remount ${mode}: ${r.mountPoint} is already ${mode}${from !== now.from ? ' (by then)' : ''}`]);
     if (ctx.sandbox) return satisfied([`remount ${mode}: on the real target this remounts ${r.mountPoint} ${mode}; the sandbox view is writable, so it is skipped`]);
     if (mode === 'rw' && !ctx.writesFollow()) return satisfied([`remount rw: no later step has anything to write; ${r.mountPoint} stays ro`]);
     // a target that is a directory inside a bigger filesystem (a tree on a rescue host): remounting would hit that whole filesystem
@@ -133,6 +144,7 @@ const remount: StepKind<'rw' | 'ro'> = {
     return {
       satisfied: false,
       lines,
+      remounts: mode,
       changes: [{ path: r.mountPoint, change: 'mount', description: [`remount ${mode}`] }],
       apply: async () => {
         // the same library call as `rdrescue remount`, which journals it while the target is writable
@@ -249,6 +261,7 @@ const write: StepKind<{ path: string; content: string; mode?: string; owner?: st
     additionalProperties: false,
   },
   label: (a) => `write ${a.path}`,
+  writesUnder: (a) => [a.path],
   check(a, root) {
     resolveWithinTarget(root, a.path);
   },
@@ -264,6 +277,10 @@ const sshKey: StepKind<{ user: string; key: string }> = {
     additionalProperties: false,
   },
   label: (a) => `ssh-key ${a.user}`,
+  writesUnder: (a, root) => {
+    const home = targetUser(root, a.user)?.home;
+    return home?.startsWith('/') ? [home] : [];
+  },
   check(a, root) {
     checkSshKey(a.key);
     requireUser(root, a.user);
@@ -297,6 +314,10 @@ function kind(step: RunbookStep): StepKind<unknown> {
 
 export function stepLabel(step: RunbookStep): string {
   return kind(step).label(step.arg);
+}
+
+export function stepWritesUnder(step: RunbookStep, root: string): string[] {
+  return kind(step).writesUnder?.(step.arg, root) ?? [];
 }
 
 export function checkStep(step: RunbookStep, root: string): void {
