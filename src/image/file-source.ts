@@ -1,6 +1,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import type { MemberInput } from '../compression/types.js';
 import { RdError, EXIT } from '../errors.js';
+import { track } from './progress.js';
 
 const CHUNK = 1 << 20;
 
@@ -15,6 +16,7 @@ export class FileSource implements MemberInput {
   private eof = false;
   offset = 0;
   readonly size: number;
+  private untrack = () => {};
 
   private constructor(
     private fh: FileHandle,
@@ -38,7 +40,9 @@ export class FileSource implements MemberInput {
       await fh.close();
       throw new RdError('is a directory, not an image', { file: path }, EXIT.badInput);
     }
-    return new FileSource(fh, path, st.size);
+    const src = new FileSource(fh, path, st.size);
+    src.untrack = track({ path, direction: 'reading', done: () => src.pos, total: st.size });
+    return src;
   }
 
   async read(): Promise<Buffer | null> {
@@ -76,6 +80,7 @@ export class FileSource implements MemberInput {
   }
 
   async close(): Promise<void> {
+    this.untrack();
     await this.fh.close();
   }
 }
