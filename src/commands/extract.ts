@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { extractImage } from '../image/extract.js';
 import { intOption, printJson } from './common.js';
+import { ADDONS_HELP, PROFILE_HELP, ukiFlags } from './image-arg.js';
 import { examples } from './examples.js';
 
 export function register(program: Command): void {
@@ -9,15 +10,18 @@ export function register(program: Command): void {
     .description(
       'extract an image like `cpio -idm`: one segment straight into DIR; several in the unmkinitramfs layout (DIR/early, early2…, main, main2…), or all into DIR with --merged',
     )
-    .argument('<image>', 'initramfs image')
+    .argument('<image>', 'initramfs image, UKI or kernel with a built-in initramfs')
     .argument('<dir>', 'destination directory (created if missing)')
     .argument('[patterns...]', 'only entries matching these shell globs')
     .option('--merged', 'extract every segment into DIR in order: the tree the kernel would see')
     .option('--json', 'print what was extracted as JSON')
+    .option('--profile <n>', PROFILE_HELP)
+    .option('--addons <dir>', ADDONS_HELP)
     .option('--no-native', 'use only the built-in decoders')
     .option('--max-output <bytes>', 'stop after this many decompressed bytes (bomb guard)')
-    .action(async (image: string, dir: string, patterns: string[], o: { merged?: boolean; json?: boolean; native: boolean; maxOutput?: string }) => {
+    .action(async (image: string, dir: string, patterns: string[], o: { merged?: boolean; json?: boolean; native: boolean; maxOutput?: string; profile?: string; addons?: string }) => {
       const r = await extractImage(image, dir, {
+        ...ukiFlags(o),
         merged: o.merged,
         patterns,
         native: o.native,

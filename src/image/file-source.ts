@@ -18,15 +18,22 @@ export class FileSource implements MemberInput {
   readonly size: number;
   private untrack = () => {};
 
+  /** File position where the source ends (a range of the file, e.g. a UKI section, ends before the file does). */
+  private end: number;
+
   private constructor(
     private fh: FileHandle,
     readonly path: string,
     size: number,
+    start = 0,
   ) {
     this.size = size;
+    this.pos = this.offset = start;
+    this.end = start + size;
   }
 
-  static async open(path: string): Promise<FileSource> {
+  /** The whole file, or `range` of it: offsets stay file offsets. */
+  static async open(path: string, range?: { offset: number; length: number }): Promise<FileSource> {
     let fh: FileHandle;
     try {
       fh = await open(path, 'r');
@@ -40,8 +47,9 @@ export class FileSource implements MemberInput {
       await fh.close();
       throw new RdError('is a directory, not an image', { file: path }, EXIT.badInput);
     }
-    const src = new FileSource(fh, path, st.size);
-    src.untrack = track({ path, direction: 'reading', done: () => src.pos, total: st.size });
+    const src = range ? new FileSource(fh, path, range.length, range.offset) : new FileSource(fh, path, st.size);
+    const start = range?.offset ?? 0;
+    src.untrack = track({ path, direction: 'reading', done: () => src.pos - start, total: src.size });
     return src;
   }
 
@@ -52,8 +60,9 @@ export class FileSource implements MemberInput {
       return p;
     }
     if (this.eof) return null;
+    const want = Math.min(CHUNK, this.end - this.pos);
     const buf = Buffer.allocUnsafe(CHUNK);
-    const { bytesRead } = await this.fh.read(buf, 0, CHUNK, this.pos);
+    const { bytesRead } = want > 0 ? await this.fh.read(buf, 0, want, this.pos) : { bytesRead: 0 };
     if (bytesRead === 0) {
       this.eof = true;
       return null;
