@@ -16,6 +16,8 @@ export * from './image/cat.js';
 export * from './image/extract.js';
 export * from './image/names.js';
 export * from './image/default-image.js';
+export * from './image/damage.js';
+export * from './image/foreign-format.js';
 export * from './image/example-image.js';
 export * from './elf/elf.js';
 export * from './elf/ldcache.js';
@@ -49,3 +51,4 @@ export { mountDisk, SeveralRootsError, type MountDiskOptions } from './host/moun
 export { releaseDisk, heldMount, type ReleaseResult } from './host/release.js';
 export { readRecords, rescueHostFacts, type HeldMount, type Step, type RescueHostFacts } from './host/record.js';
 export { makeWritable } from './host/writable.js';
+export * from './check/index.js';

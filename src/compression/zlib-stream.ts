@@ -127,6 +127,10 @@ export async function* pumpUntilEnd(
     }
     z.emit();
     yield* sink.drain();
+  } catch (e) {
+    // What was decoded before the damage goes to the sink, for a salvaging reader (sink.ts: salvaged).
+    z.emit();
+    throw e;
   } finally {
     z.close();
   }

@@ -2,6 +2,7 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { chunks } from '../compression/buffers.js';
 import type { MemberInput } from '../compression/types.js';
 import { RdError, EXIT } from '../errors.js';
+import { track } from './progress.js';
 
 /** The first read after a seek: a cpio header and name, and often the small files after it. */
 const AFTER_SEEK = 16 * 1024;
@@ -22,6 +23,7 @@ export class FileSource implements MemberInput {
   private eof = false;
   private span = chunks.size;
   offset = 0;
+  private untrack = () => {};
 
   /** File position where the source ends (a range of the file, e.g. a UKI section, ends before the file does; unknown for a device). */
   private readonly end: number;
@@ -52,8 +54,10 @@ export class FileSource implements MemberInput {
       closeSync(fd);
       throw new RdError('is a directory, not an image', { file: path }, EXIT.badInput);
     }
-    if (range) return new FileSource(fd, path, range.length, range.offset, range.offset + range.length);
-    return new FileSource(fd, path, st.size, 0, st.isFile() ? st.size : Infinity);
+    const src = range ? new FileSource(fd, path, range.length, range.offset, range.offset + range.length) : new FileSource(fd, path, st.size, 0, st.isFile() ? st.size : Infinity);
+    const start = range?.offset ?? 0;
+    src.untrack = track({ path, direction: 'reading', done: () => src.pos - start, total: src.size });
+    return src;
   }
 
   async read(): Promise<Buffer | null> {
@@ -111,6 +115,7 @@ export class FileSource implements MemberInput {
   }
 
   async close(): Promise<void> {
+    this.untrack();
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
   }

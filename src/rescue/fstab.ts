@@ -50,6 +50,13 @@ function field(l: RawLine, i: number): string {
   return l.fields[i] ? l.text.slice(l.fields[i][0], l.fields[i][1]) : '';
 }
 
+/** The active lines of an fstab as written: spec and mount point unescaped, options split, pass number (0 when absent). */
+export function parseFstab(text: string): Array<{ line: number; spec: string; mountPoint: string; fsType: string; options: string[]; pass: number }> {
+  return splitLines(text).flatMap((l, i) =>
+    l.fields.length ? [{ line: i + 1, spec: unescapeOctal(field(l, 0)), mountPoint: unescapeOctal(field(l, 1)), fsType: field(l, 2), options: (field(l, 3) || 'defaults').split(','), pass: Number(field(l, 5)) || 0 }] : [],
+  );
+}
+
 export interface FstabCheckOptions {
   /** Where device nodes and /dev/disk/by-* are (the rescue system's). */
   devDir?: string;
@@ -197,7 +204,7 @@ function isCommentedOut(lines: RawLine[], mountPoint: string): boolean {
 
 function planEdit(root: string, action: string, mountPoint: string, edit: (l: RawLine) => string | undefined, what: string): Plan {
   const path = resolveInRoot(root, FSTAB);
-  if (mountPoint.replace(/\/+$/, '') === '') throw new RdError(`${action} /: refused: without its "/" line the target's boot never remounts the root read-write (systemd-remount-fs), and a root that is missing at boot is no fstab problem (the kernel mounted it from root=)`, { file: path }, EXIT.refused);
+
   let before: Buffer;
   try {
     before = readFileSync(path);
@@ -209,6 +216,10 @@ function planEdit(root: string, action: string, mountPoint: string, edit: (l: Ra
   if (i === undefined) {
     if (action === 'fstab --disable' && isCommentedOut(lines, mountPoint)) return { action, root, subject: mountPoint, changes: [], notes: [], satisfied: true };
     throw new RdError(`no entry mounts ${mountPoint}`, { file: path }, EXIT.badInput);
+  }
+  // named by its mount point or by its device: the "/" line is never edited here
+  if (unescapeOctal(field(lines[i], 1)).replace(/(.)\/+$/, '$1') === '/') {
+    throw new RdError(`${action} ${mountPoint}: refused: line ${i + 1} mounts /; without it the target's boot never remounts the root read-write, and a root that is missing at boot is no fstab problem (the kernel mounted it from root=)`, { file: path }, EXIT.refused);
   }
   const replaced = edit(lines[i]);
   if (replaced === undefined) return { action, root, subject: mountPoint, changes: [], notes: [], satisfied: true };

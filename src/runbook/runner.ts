@@ -4,7 +4,7 @@ import { appendJournal, nextJournalId } from '../rescue/journal.js';
 import { mountAll, planFstabMounts, unmountAll, type FstabMount } from '../rescue/fstab-mounts.js';
 import { applyRemount, planRemount } from '../rescue/mounts.js';
 import type { Runbook } from './load.js';
-import { checkStep, planStep, stepLabel, stepWritesUnder, type PlannedStep, type RunbookStep, type StepChange, type StepContext } from './steps.js';
+import { checkStep, gateStep, planStep, stepLabel, stepWritesUnder, type PlannedStep, type RunbookStep, type StepChange, type StepContext } from './steps.js';
 
 /**
  * Planning and running a runbook. `plan` plans every step against the
@@ -105,6 +105,7 @@ function context(rb: Runbook, t: RunbookTarget, i: number, planned?: Array<Plann
           return state;
         }
       : undefined,
+    earlierChanges: planned ? () => planned.slice(0, i).flatMap((p) => (p && !p.satisfied ? p.changes : [])) : undefined,
     writesFollow: () => {
       for (let j = i + 1; j < rb.steps.length && rb.steps[j].kind !== 'remount'; j++) {
         try {
@@ -184,6 +185,13 @@ export function planRunbook(rb: Runbook, t: RunbookTarget): RunbookReport {
 export async function runRunbook(rb: Runbook, t: RunbookTarget, pre: RunbookReport = planRunbook(rb, t)): Promise<RunbookReport> {
   const blocking = pre.steps.find((s) => s.status === 'error' && !s.deferred);
   if (blocking) throw new RdError(`${rb.file}:${blocking.line}: step ${blocking.step} (${blocking.label}): ${blocking.error}; nothing was changed`, {}, blocking.refused ? EXIT.refused : EXIT.badInput);
+  for (const s of rb.steps) {
+    try {
+      await gateStep(s, t.root);
+    } catch (e) {
+      throw new RdError(`${where(rb, s)}: ${message(e)}; nothing was changed`, {}, e instanceof RdError ? e.exitCode : EXIT.failure);
+    }
+  }
   const steps: StepReport[] = [];
   let failedStep: number | undefined;
   for (const s of rb.steps) {

@@ -9,11 +9,13 @@ import { remount as remountTarget } from '../rescue/remount.js';
 import { loadUserShadow, planPassword } from '../rescue/passwd.js';
 import { applyPlan, describePlan, type Plan } from '../rescue/plan.js';
 import { planSummary } from '../rescue/cli-support.js';
+import { AUTORELABEL, SUSE_AUTORELABEL } from '../rescue/labels.js';
 import { planRelabel } from '../rescue/relabel.js';
 import { planUnlock } from '../rescue/unlock.js';
 import { verifySha512crypt } from '../rescue/sha512crypt.js';
 import { isExpired } from '../rescue/shadow.js';
 import { resolveInRoot } from '../rescue/target.js';
+import { checkImage } from '../check/check.js';
 import { targetUser } from './accounts.js';
 import { applyFilePlan, describeFilePlan, type FilePlan } from './file-plan.js';
 import { checkSshKey, planSshKey } from './ssh-key.js';
@@ -37,6 +39,8 @@ export interface StepContext {
   writesFollow: () => boolean;
   /** When planning a whole runbook: how the earlier steps will have left the target (undefined: as it is now). */
   mountedAs?: () => 'ro' | 'rw' | undefined;
+  /** When planning a whole runbook: what the earlier steps change. */
+  earlierChanges?: () => StepChange[];
 }
 
 export interface StepChange {
@@ -75,6 +79,8 @@ interface StepKind<A> {
   /** Target paths it writes under: the target's own filesystems holding them are mounted around it. */
   writesUnder?(arg: A, root: string): string[];
   plan(arg: A, ctx: StepContext, step: RunbookStep): PlannedStep;
+  /** Runs before any step of `run` applies anything; throwing stops the runbook with nothing changed. */
+  gate?(arg: A, root: string): Promise<void>;
 }
 
 /** Under --sandbox the view is always writable and the real target's mount is never touched. */
@@ -214,7 +220,10 @@ const chroot: StepKind<{ run: string[]; creates?: string }> = {
     // the view lives in another mount namespace, where proc/sys/dev cannot be mounted from here
     if (ctx.sandbox) return satisfied([`chroot: not run in the sandbox (on the real target it runs ${a.run.join(' ')}); its effects are not in the diff`]);
     const plan = planChroot({ root: ctx.root, command: a.run });
-    const lines = [`would run in the target (via ${plan.launcherKind}): ${a.run.join(' ')}${a.creates === undefined ? ' (every run: no creates: to tell when it is done)' : ''}`];
+    const lines = [
+      ...plan.mounts.filter((m) => m.fstab).map((m) => `would mount the target's ${m.what} (and unmount it after)`),
+      `would run in the target (via ${plan.launcherKind}): ${a.run.join(' ')}${a.creates === undefined ? ' (every run: no creates: to tell when it is done)' : ''}`,
+    ];
     return {
       satisfied: false,
       lines,
@@ -239,6 +248,9 @@ const relabel: StepKind<'auto' | boolean> = {
       const se = selinuxState(ctx.root);
       if (!se.relabelNeeded) return satisfied([`relabel auto: SELinux is ${se.mode === 'none' ? 'not configured' : 'disabled'} in the target; nothing to do`]);
     }
+    // an earlier step of the same plan that asks for a relabel (passwd on an unlabelled shadow) has done this step's work by then
+    const asked = a !== false && ctx.earlierChanges?.().find((c) => (c.path === AUTORELABEL || c.path === SUSE_AUTORELABEL) && c.change === 'create');
+    if (asked) return satisfied([`relabel ${a}: an earlier step creates ${asked.path}; nothing more to do`]);
     return fromPlan(planRelabel(ctx.root, { undo: a === false }), ctx);
   },
 };
@@ -286,7 +298,23 @@ const sshKey: StepKind<{ user: string; key: string }> = {
   plan: (a, ctx) => fromFilePlan(planSshKey(ctx.root, a), ctx),
 };
 
-export const STEP_KINDS = { remount, passwd, unlock, fstab, chroot, relabel, write, 'ssh-key': sshKey } as const;
+const check: StepKind<{ image?: string; kernel?: string }> = {
+  schema: {
+    type: 'object',
+    description: 'rdrescue check of the target before anything else: the run stops, with nothing changed, when the image would not boot this kernel and this root',
+    properties: { image: { ...TARGET_PATH, description: 'the image inside the target (default: the newest in /boot)' }, kernel: { type: 'string', minLength: 1, description: "the kernel's version" } },
+    additionalProperties: false,
+  },
+  label: (a) => `check ${a.image ?? 'the newest /boot image'}`,
+  plan: (a) => satisfied([`checked before any step runs: ${a.image ?? 'the newest image in /boot'}${a.kernel ? ` for kernel ${a.kernel}` : ''}; an error stops the run with nothing changed`]),
+  async gate(a, root) {
+    const r = await checkImage({ root, image: a.image === undefined ? undefined : resolveInRoot(root, a.image), kernel: a.kernel });
+    const errors = r.findings.filter((f) => f.level === 'error');
+    if (errors.length) throw new RdError(`check of ${r.image} failed: ${errors.map((f) => `${f.code}: ${f.message}`).join('; ')}`, {}, EXIT.failure);
+  },
+};
+
+export const STEP_KINDS = { remount, passwd, unlock, fstab, chroot, relabel, write, 'ssh-key': sshKey, check } as const;
 export type StepKindName = keyof typeof STEP_KINDS;
 
 function kind(step: RunbookStep): StepKind<unknown> {
@@ -303,6 +331,10 @@ export function stepWritesUnder(step: RunbookStep, root: string): string[] {
 
 export function checkStep(step: RunbookStep, root: string): void {
   kind(step).check?.(step.arg, root);
+}
+
+export async function gateStep(step: RunbookStep, root: string): Promise<void> {
+  await kind(step).gate?.(step.arg, root);
 }
 
 export function planStep(step: RunbookStep, ctx: StepContext): PlannedStep {
