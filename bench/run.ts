@@ -11,6 +11,10 @@ import { distributionCpio, distributionImage, recompressed } from '../test/helpe
 import { smallImage, ubuntuStyleImage } from './images.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+/** BENCH_IMAGES=none,ubuntu,small and BENCH_COMMANDS=ls measure a part (keys below); the default is everything. */
+const ONLY_IMAGES = process.env.BENCH_IMAGES?.split(',');
+const ONLY_COMMANDS = process.env.BENCH_COMMANDS?.split(',');
+const everything = !ONLY_IMAGES && !ONLY_COMMANDS;
 const root = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..');
 const SEA = join(root, 'dist/rdrescue');
 const BUNDLE = join(root, 'dist/rdrescue.cjs');
@@ -126,6 +130,7 @@ const images: Image[] = [
   { key: 'ubuntu', name: 'Ubuntu 24.04-style image (2 early microcode archives, 117 MB of modules uncompressed, zstd -1 rest)', path: ubuntuStyleImage(), dc: 'cat', extract: false },
   { key: 'small', name: '5 MB image (zstd -1)', path: smallImage(), dc: 'zstd -dc', extract: false },
 ];
+for (const img of images) if (ONLY_COMMANDS && !ONLY_COMMANDS.includes('extract')) img.extract = false;
 for (const img of images) if (img.dc !== 'cat') img.floor = { label: `${img.dc} > /dev/null`, cmd: `${img.dc} ${q(img.path)} > /dev/null` };
 const ubuntu = images.find((i) => i.key === 'ubuntu')!;
 ubuntu.floor = zstdSegmentFloor(ubuntu.path);
@@ -140,7 +145,7 @@ function compare(title: string, ours: Case[], peers: Case[], floors: Case[], bef
 
 const lsRuns = new Map<string, ReturnType<typeof compare>>();
 const extractRuns = new Map<string, ReturnType<typeof compare>>();
-for (const img of images) {
+for (const img of images.filter((i) => !ONLY_IMAGES || ONLY_IMAGES.includes(i.key))) {
   const p = q(img.path);
   const size = statSync(img.path).size;
   console.log(`\n# ${img.name}: ${img.path} (${(size / 1048576).toFixed(1)} MiB)`);
@@ -189,12 +194,14 @@ const sea = (r: ReturnType<typeof compare>) => r.ours[0]!;
 const floorOf = (r: ReturnType<typeof compare>, label: string) => r.floors.find((f) => f.label.startsWith(label))!;
 const fastestPeer = (r: ReturnType<typeof compare>) => r.peers.filter((p) => p.ok).reduce((a, b) => (b.wall < a.wall ? b : a));
 const goal = (what: string, met: boolean, figures: string) => console.log(`- ${met ? 'met' : 'MISSED'}: ${what}: ${figures}`);
+const measured = (...tables: Array<ReturnType<typeof compare> | undefined>) => tables.every((t) => t !== undefined);
 for (const key of ['none', 'ubuntu']) {
+  if (!measured(lsRuns.get(key))) continue;
   const r = lsRuns.get(key)!;
   const v = floorOf(r, 'rdrescue --version');
   goal(`ls of the ${key === 'none' ? 'uncompressed' : 'Ubuntu-style'} image within 0.05 s of rdrescue --version`, sea(r).wall <= v.wall + 0.05, `${sea(r).wall.toFixed(3)} s against ${v.wall.toFixed(3)} s (+${(sea(r).wall - v.wall).toFixed(3)} s)`);
 }
-{
+if (measured(lsRuns.get('zstd'), lsRuns.get('small'))) {
   const r = lsRuns.get('zstd')!;
   const bound = floorOf(r, 'zstd -dc').wall + floorOf(r, 'rdrescue --version').wall;
   goal('ls of the zstd image at most 1.15x (zstd -dc + rdrescue --version)', sea(r).wall <= 1.15 * bound, `${sea(r).wall.toFixed(3)} s against ${bound.toFixed(3)} s: ${(sea(r).wall / bound).toFixed(2)}x`);
@@ -204,6 +211,7 @@ for (const key of ['none', 'ubuntu']) {
 }
 for (const key of ['gzip', 'xz']) {
   for (const [cmd, runs] of [['ls', lsRuns], ['extract', extractRuns]] as const) {
+    if (!measured(runs.get(key))) continue;
     const r = runs.get(key)!;
     const f = fastestPeer(r);
     goal(`${cmd} of the ${key} image at most 1.0x the fastest peer`, sea(r).wall <= f.wall, `${sea(r).wall.toFixed(3)} s against ${f.label} ${f.wall.toFixed(3)} s: ${(sea(r).wall / f.wall).toFixed(2)}x`);
@@ -211,8 +219,8 @@ for (const key of ['gzip', 'xz']) {
 }
 
 // check reads the image once, as ls does, plus the ELF closure of its programs (issue 15: goal under 2x ls).
-console.log('\n## check vs ls of the distribution image');
-{
+if (everything) {
+  console.log('\n## check vs ls of the distribution image');
   const p = q(distributionImage());
   const [ls, check] = measure([
     { label: 'rdrescue ls', cmd: `${q(SEA)} ls ${p} > /dev/null` },
@@ -235,7 +243,7 @@ const versions = [...lsRuns.values(), ...extractRuns.values()].map((r) => floorO
 console.log(`noise: rdrescue --version took ${Math.min(...versions).toFixed(3)}-${Math.max(...versions).toFixed(3)} s (median per table) across the tables of this run; load average now ${execFileSync('cat', ['/proc/loadavg']).toString().trim()}`);
 console.log(`size of dist/rdrescue: ${(statSync(SEA).size / 1048576).toFixed(1)} MiB`);
 
-for (const extra of ['codecs.ts', 'repack.ts']) {
+for (const extra of everything ? ['codecs.ts', 'repack.ts'] : []) {
   const p = join(root, 'bench', extra);
   if (existsSync(p)) {
     console.log(`\n# bench/${extra}`);
