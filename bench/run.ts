@@ -89,7 +89,7 @@ function table(title: string, ours: Result[], peers: Result[], floors: Result[])
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
   const row = (r: Result) =>
     console.log(
-      `| ${r.label}${r.ok ? '' : ' (FAILED)'} | ${r.wall.toFixed(3)} | ${r.user.toFixed(2)} | ${r.sys.toFixed(2)} | ${r.faults} | ${(r.peakKiB / 1024).toFixed(0)} | ${(r.spread * 100).toFixed(0)}% | ${fastest ? (r.wall / fastest.wall).toFixed(2) + 'x' : '-'} |`,
+      `| ${r.label.replace(/\|/g, '\\|')}${r.ok ? '' : ' (FAILED)'} | ${r.wall.toFixed(3)} | ${r.user.toFixed(2)} | ${r.sys.toFixed(2)} | ${r.faults} | ${(r.peakKiB / 1024).toFixed(0)} | ${(r.spread * 100).toFixed(0)}% | ${fastest ? (r.wall / fastest.wall).toFixed(2) + 'x' : '-'} |`,
     );
   for (const r of [...ours, ...peers]) row(r);
   for (const f of floors) row({ ...f, label: `floor: ${f.label}` });
