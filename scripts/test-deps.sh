@@ -14,7 +14,7 @@ PACKAGES=(
   # ELF fixtures
   gcc gcc-multilib libc6-dev
   # the VM test and UKIs
-  qemu-system-x86 systemd-boot-efi
+  qemu-system-x86 systemd-boot-efi ovmf
   # packaging, the man page and shell completion
   rpm rpmlint lintian man-db zsh fish
 )
