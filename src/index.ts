@@ -21,6 +21,7 @@ export * from './image/pe.js';
 export * from './image/uki.js';
 export * from './image/container.js';
 export * from './image/write-refusal.js';
+export * from './image/uki-write.js';
 export * from './kernel/bzimage.js';
 export * from './kernel/vmlinux.js';
 export * from './elf/elf.js';

@@ -5,22 +5,16 @@
 // OVMF boots such a UKI is the VM scenario test/vm/scenarios/uki.ts.
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { readPe } from '../../src/image/pe.js';
 import { rdrescue } from '../helpers/cli.js';
 import { dracutImage, installedKernel } from '../helpers/real-images.js';
-import { buildUki } from '../helpers/uki.js';
+import { buildUki, scratch } from '../helpers/uki.js';
 
-const work = mkdtempSync(join(tmpdir(), 'rdrescue-uki-write-'));
+const { work, file } = scratch('rdrescue-uki-write-');
 t.teardown(() => rmSync(work, { recursive: true, force: true }));
 const kver = installedKernel();
-const file = (name: string, data: string | Buffer) => {
-  const p = join(work, name);
-  writeFileSync(p, data);
-  return p;
-};
 const uki = join(work, 'linux.efi');
 buildUki(uki, [
   ['.osrel', '/etc/os-release'],
