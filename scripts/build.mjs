@@ -12,6 +12,19 @@ const root = join(dirname(new URL(import.meta.url).pathname), '..');
 const dist = join(root, 'dist');
 mkdirSync(dist, { recursive: true });
 
+// rdxattr (src/native/xattr-helper.c): extended attributes and ACLs for the
+// rescue commands, which Node cannot read or write. Freestanding (no libc),
+// so the one binary runs in any initramfs of this architecture; the bundle
+// carries it as base64 (~4 KiB), tests running from source use the file.
+const helper = join(dist, `rdxattr-${process.arch}`);
+try {
+  execFileSync('gcc', ['-static', '-nostdlib', '-Os', '-ffreestanding', '-fno-builtin', '-fno-stack-protector', '-fno-asynchronous-unwind-tables', '-fno-pie', '-no-pie', '-Wl,--build-id=none,-z,noseparate-code,-z,norelro', '-s', '-Wall', '-Werror', '-o', `${helper}.tmp`, join(root, 'src/native/xattr-helper.c')], { stdio: 'inherit' });
+} catch (e) {
+  console.error(`build: cannot compile src/native/xattr-helper.c with gcc (${e.message.split('\n')[0]}); without it rescue commands cannot keep labels and ACLs`);
+  process.exit(1);
+}
+renameSync(`${helper}.tmp`, helper);
+
 const bundle = {
   bundle: true,
   platform: 'node',
@@ -20,10 +33,14 @@ const bundle = {
   legalComments: 'none',
   // The example image `rdrescue info` shows on a machine with none (src/image/example-image.ts), carried inside the bundle
   // so the npm package, the single executable and the packages all have it.
-  define: { RDRESCUE_EXAMPLE_IMAGE: JSON.stringify(readFileSync(join(root, 'fixtures/example-image.img')).toString('base64')) },
+  define: {
+    RDRESCUE_EXAMPLE_IMAGE: JSON.stringify(readFileSync(join(root, 'fixtures/example-image.img')).toString('base64')),
+    // rdxattr; only a run from source looks for dist/rdxattr-ARCH (through import.meta), the bundle has it inside
+    __RDRESCUE_XATTR_HELPER__: JSON.stringify({ arch: process.arch, base64: readFileSync(helper).toString('base64') }),
+  },
   minifySyntax: true,
   logLevel: 'warning',
-  // example-image.ts reads the fixture through import.meta only where RDRESCUE_EXAMPLE_IMAGE is not defined, never in the bundle.
+  // example-image.ts and xattrs.ts use import.meta only where their define is missing, never in the bundle.
   logOverride: { 'empty-import-meta': 'silent' },
 };
 await build({

@@ -21,10 +21,10 @@ export function register(program: Command): void {
       .argument('<user>', 'the account (e.g. root)')
       .option('--password-stdin', 'read the password from stdin (one trailing newline is dropped)')
       .option('--hash <crypt>', 'use this crypt string as given (make one with: rdrescue hash)')
-      .option('--no-relabel', 'do not create /.autorelabel even when SELinux is on')
+      .option('--no-relabel', 'never ask for a relabel (/.autorelabel), even when SELinux is on and a file has no label to keep; the output names such files')
       .option('--clear-expiry', "clear the account's expiry date if it has passed")
       .option('--expire', 'force a password change at the next login')
-      .option('--force', 'break a stale /etc/shadow.lock left by a process that is gone'),
+      .option('--force', 'break a stale /etc/shadow.lock left by a process that is gone; write to a filesystem whose superblock records errors'),
   ).action(async (user: string, o: Flags) => {
     if (o.passwordStdin && o.hash !== undefined) throw new RdError('give --password-stdin or --hash, not both', {}, EXIT.usage);
     const t = targetOf(o);

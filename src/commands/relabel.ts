@@ -8,7 +8,8 @@ export function register(program: Command): void {
     program
       .command('relabel')
       .description('create /.autorelabel in the target so its next boot relabels every file for SELinux (--undo removes it)')
-      .option('--undo', 'remove /.autorelabel'),
+      .option('--undo', 'remove /.autorelabel')
+      .option('--force', 'write to a filesystem whose superblock records errors'),
   ).action(async (o: RescueFlags & { undo?: boolean }) => {
     await runPlan(planRelabel(targetOf(o).root, { undo: o.undo }), o);
   });

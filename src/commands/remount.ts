@@ -10,10 +10,11 @@ export function register(program: Command): void {
     program
       .command('remount')
       .description('remount the target root read-write (rw) or read-only (ro); warns and suggests fsck before rw on an uncleanly unmounted filesystem')
-      .argument('<mode>', 'rw or ro'),
+      .argument('<mode>', 'rw or ro')
+      .option('--force', 'remount rw even when the superblock records errors (the refusal gives the fsck command)'),
   ).action((mode: string, o: RescueFlags) => {
     if (mode !== 'rw' && mode !== 'ro') throw new RdError(`mode must be rw or ro, not ${JSON.stringify(mode)}`, {}, EXIT.usage);
-    const r = remount({ root: targetOf(o).root, mode, dryRun: o.dryRun });
+    const r = remount({ root: targetOf(o).root, mode, dryRun: o.dryRun, force: o.force });
     if (o.json) return printJson({ ...r, dryRun: o.dryRun === true });
     const lines = [
       r.changed ? `${r.applied ? 'remounted' : 'would remount'} ${r.mountPoint} (${r.device}, ${r.fsType}) ${mode}` : `${r.mountPoint} is already ${mode}`,

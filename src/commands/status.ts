@@ -12,7 +12,7 @@ export function register(program: Command): void {
       .command('status')
       .description("what rdrescue changed in the target (from its /var/log/rdrescue.log); --undo LAST restores the files of the last change")
       .option('--undo [id]', 'undo change ID, or LAST (the default) for the newest one not undone yet')
-      .option('--force', 'restore even files changed since'),
+      .option('--force', 'restore even files changed since; write to a filesystem whose superblock records errors'),
   ).action(async (o: RescueFlags & { undo?: string | boolean }) => {
     const root = targetOf(o).root;
     if (o.undo !== undefined) {

@@ -11,6 +11,11 @@ export interface BuildOptions {
   hookExe?: string;
   /** The systemd flavour (Fedora, RHEL): systemd runs the initrd, and its emergency shell is behind sulogin. */
   systemd?: boolean;
+  /** More dracut modules, kernel drivers, programs and files ([host path, path in the image]). */
+  modules?: string[];
+  drivers?: string[];
+  install?: string[];
+  include?: Array<[string, string]>;
 }
 
 /**
@@ -20,8 +25,10 @@ export interface BuildOptions {
  */
 export function buildDracut(kver: string, out: string, opts: BuildOptions = {}): void {
   const args = ['--force', '--quiet', '--no-hostonly', '--no-hostonly-cmdline', '--kver', kver,
-    '-m', `${opts.systemd ? 'systemd systemd-initrd dracut-systemd ' : ''}base rootfs-block kernel-modules${opts.hookExe ? ' rdrescue' : ''}`,
-    '--drivers', 'virtio_blk virtio_pci ext4', '--no-compress', '--no-early-microcode'];
+    '-m', `${opts.systemd ? 'systemd systemd-initrd dracut-systemd ' : ''}base rootfs-block kernel-modules${opts.hookExe ? ' rdrescue' : ''}${(opts.modules ?? []).map((m) => ` ${m}`).join('')}`,
+    '--drivers', ['virtio_blk virtio_pci ext4', ...(opts.drivers ?? [])].join(' '), '--no-compress', '--no-early-microcode',
+    ...(opts.install?.length ? ['--install', opts.install.join(' ')] : []),
+    ...(opts.include ?? []).flatMap(([src, dst]) => ['--include', src, dst])];
   if (!opts.hookExe) {
     run('dracut', [...args, out]);
     return;
