@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
+import { ukiUname } from '../image/uki.js';
 import { resolveInRoot } from '../rescue/target.js';
 import { resolveInView, type ImageFacts } from './image-facts.js';
 
@@ -81,7 +82,7 @@ export interface KernelOptions {
 }
 
 /**
- * The kernel's version from --kernel, else the image's name, else the
+ * The kernel's version from --kernel, else a UKI's .uname, else the image's name, else the
  * image's only lib/modules directory; its configuration from
  * ROOT/boot/config-VERSION; its built-in modules and modules.dep from
  * ROOT/lib/modules/VERSION, else from the copies in the image.
@@ -89,7 +90,9 @@ export interface KernelOptions {
 export function kernelFacts(facts: ImageFacts, opts: KernelOptions): KernelFacts {
   const k: KernelFacts = {};
   const inImage = imageKernelVersions(facts);
+  const uname = opts.kernel ? undefined : ukiUname(opts.image);
   if (opts.kernel) [k.version, k.versionFrom] = [opts.kernel, '--kernel'];
+  else if (uname) [k.version, k.versionFrom] = [uname, "the UKI's .uname"];
   else if (versionFromImageName(opts.image)) [k.version, k.versionFrom] = [versionFromImageName(opts.image), "the image's name"];
   else if (inImage.length === 1) [k.version, k.versionFrom] = [inImage[0], `the image's /lib/modules/${inImage[0]}`];
   if (!k.version) return k;
