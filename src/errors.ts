@@ -56,3 +56,10 @@ export function locate(err: unknown, where: ErrorWhere, replace = false): never 
   }
   throw err;
 }
+
+/** A file that could not be opened for reading, as one line a user understands (exit 3). */
+export function openFailure(err: unknown, file: string): RdError {
+  const e = err as NodeJS.ErrnoException;
+  const why = e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : e.code === 'EISDIR' ? 'is a directory, not an image' : e.message;
+  return new RdError(why, { file }, EXIT.badInput);
+}

@@ -1,6 +1,6 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import type { MemberInput } from '../compression/types.js';
-import { RdError, EXIT } from '../errors.js';
+import { openFailure, RdError, EXIT } from '../errors.js';
 
 const CHUNK = 1 << 20;
 
@@ -36,9 +36,7 @@ export class FileSource implements MemberInput {
     try {
       fh = await open(path, 'r');
     } catch (e) {
-      const err = e as NodeJS.ErrnoException;
-      const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EACCES' ? 'permission denied' : err.code === 'EISDIR' ? 'is a directory' : err.message;
-      throw new RdError(why, { file: path }, EXIT.badInput);
+      throw openFailure(e, path);
     }
     const st = await fh.stat();
     if (st.isDirectory()) {

@@ -18,7 +18,7 @@ import { readFile } from 'node:fs/promises';
 import { decodeBuffer } from '../compression/buffer-input.js';
 import { detectMagic } from '../compression/detect.js';
 import type { Compression, DecodeOptions } from '../compression/types.js';
-import { FormatError, locate, RdError, EXIT } from '../errors.js';
+import { FormatError, locate, openFailure, RdError } from '../errors.js';
 
 export interface BzImageHeader {
   file: string;
@@ -83,8 +83,7 @@ export async function readKernelFile(path: string): Promise<Buffer> {
   try {
     return await readFile(path);
   } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    throw new RdError(err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'is a directory, not an image' : err.message, { file: path }, EXIT.badInput);
+    throw openFailure(e, path);
   }
 }
 
