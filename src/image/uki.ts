@@ -136,14 +136,3 @@ export function prettyName(osrel: string): string | undefined {
   const m = /^PRETTY_NAME=(.*)$/m.exec(osrel) ?? /^NAME=(.*)$/m.exec(osrel);
   return m?.[1]?.trim().replace(/^(["'])(.*)\1$/, '$2');
 }
-
-/** The kernel release a UKI boots, from its .uname; undefined for anything else (never an error). */
-export function ukiUname(path: string): string | undefined {
-  try {
-    const pe = readPe(path);
-    const s = isUki(pe) ? pe.sections.find((x) => x.name === '.uname') : undefined;
-    return s && sectionText(path, s).trim();
-  } catch {
-    return undefined; // not a PE file, or a damaged one: the image reader reports that
-  }
-}

@@ -95,11 +95,6 @@ t.test('info shows the sections, .cmdline, .uname, PRETTY_NAME and the chain', a
   t.same(info.segments.map((s) => s.offset - info.segments[0]!.offset), plain.segments.map((s) => s.offset), 'segment offsets are file offsets inside .initrd');
 });
 
-t.test('check of a UKI takes the kernel version from its .uname', async (t) => {
-  const r = rdrescue(['check', uki]);
-  t.match(r.stdout, `kernel: ${kver}, from the UKI's .uname\n`);
-});
-
 t.test('.ucode goes before .initrd, as the stub hands them to the kernel', async (t) => {
   const u2 = join(work, 'ucode.efi');
   buildUki(u2, [
