@@ -30,8 +30,7 @@ export function register(program: Command): void {
     });
   examples(cmd, [
     ['rdrescue info', 'the running kernel\'s initramfs (else the newest in /boot, else an example image)'],
-    ['rdrescue info /boot/initrd.img-6.1.0-18-amd64', 'kernel version, generator, microcode, segments, biggest directories, modules'],
-    ['rdrescue info --json /boot/initramfs-6.1.0-18-amd64.img', 'the same report as JSON'],
+    ['rdrescue info --json /boot/initrd.img-6.1.0-18-amd64', 'kernel version, generator, microcode, segments, biggest directories, modules, as JSON'],
     ['rdrescue info --profile 1 /boot/efi/EFI/Linux/linux.efi', 'a UKI: its sections, profiles, .cmdline, .uname, addons, then the initrd chain profile 1 boots'],
   ]);
 }
