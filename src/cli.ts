@@ -1,5 +1,5 @@
 import { CommanderError } from 'commander';
-import { RdError, EXIT } from './errors.js';
+import { RdError, EXIT, systemCause } from './errors.js';
 import { createProgram } from './commands/program.js';
 import { startProgress, stopProgress } from './image/progress.js';
 
@@ -31,8 +31,14 @@ export function reportError(err: unknown): number {
     return err.exitCode;
   }
   const e = err as NodeJS.ErrnoException;
+  const cause = systemCause(err);
+  if (cause) {
+    // A system error that escaped the library: still one line, naming the path, in words rather than Node's.
+    const path = Buffer.isBuffer(e.path) ? (e.path as Buffer).toString() : e.path;
+    process.stderr.write(`rdrescue: ${path ? `${path}: ` : ''}${cause}${e.syscall ? ` (${e.syscall})` : ''}\n`);
+    return EXIT.failure;
+  }
   if (e && typeof e === 'object' && typeof e.code === 'string' && typeof e.message === 'string') {
-    // A system error that escaped the library: still one line, naming the path.
     process.stderr.write(`rdrescue: ${e.message}\n`);
     return EXIT.failure;
   }
