@@ -464,6 +464,25 @@ export class Passer {
     yield* this.sink.drain();
   }
 
+  /**
+   * After the walk failed (the data is cut short or corrupt), the program
+   * still gets every byte there is, and what it decodes from them is handed
+   * on: salvage. Its own failure at the cut is expected; the walk's error is
+   * the one to report.
+   */
+  async *salvage(): AsyncGenerator<Buffer, void, undefined> {
+    const rest = this.src.available ? this.src.take(this.src.available) : undefined;
+    if (rest) {
+      this.parts.push(rest);
+      this.len += rest.length;
+    }
+    try {
+      yield* this.end();
+    } catch {
+      yield* this.sink.drain();
+    }
+  }
+
   close(): void {
     this.feed.close();
   }

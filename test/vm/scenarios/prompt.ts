@@ -20,11 +20,14 @@ export interface Flavor {
   prompt: RegExp;
   /** What stands before the shell (systemd's sulogin): Enter is pressed until the prompt comes. */
   gate?: RegExp;
+  /** An SELinux label given to the disk's /etc/shadow before the rescue (debugfs ea_set): it must survive, and then no relabel is asked for. */
+  label?: string;
 }
 
 export async function rescue(f: Flavor, env: { accel: Accel; vmlinux: string; baseDisk: string; work: string }): Promise<void> {
   const disk = join(env.work, `${f.name}-disk.img`);
   copyDisk(env.baseDisk, disk);
+  if (f.label) run('debugfs', ['-w', '-R', `ea_set /etc/shadow security.selinux ${f.label}`, disk]);
   const base = 'root=/dev/vda ro console=ttyS0';
 
   // 1. Boot into the break shell and type the one command.
@@ -73,7 +76,11 @@ export async function rescue(f: Flavor, env: { accel: Accel; vmlinux: string; ba
   check(`${f.name}: the old root password no longer verifies`, rootHash !== '' && !cryptVerifies(OLD_ROOT_PASSWORD, rootHash));
   check(`${f.name}: every other account is unchanged, in order`, JSON.stringify(lines.filter((l) => !l.startsWith('root:'))) === JSON.stringify(shadowLines().slice(1)), shadow);
   const relabel = debugfs(disk, 'stat /.autorelabel');
-  check(`${f.name}: /.autorelabel exists (SELinux is enforcing on the target)`, /Inode:\s*\d+/.test(relabel.out), relabel.err);
+  if (f.label) {
+    const ea = debugfs(disk, 'ea_list /etc/shadow').out;
+    check(`${f.name}: debugfs ea_list shows the label on the new /etc/shadow`, ea.includes(`security.selinux`) && ea.includes(f.label), ea);
+    check(`${f.name}: no /.autorelabel: the label was kept, no full relabel is needed`, !/Inode:\s*\d+/.test(relabel.out), relabel.out);
+  } else check(`${f.name}: /.autorelabel exists (SELinux is enforcing on the target, the shadow had no label to keep)`, /Inode:\s*\d+/.test(relabel.out), relabel.err);
 
   // 3. A normal boot reaches the real init, which sees the new shadow.
   t = Date.now();
@@ -171,7 +178,8 @@ function flavors(env: VmEnv): Flavor[] {
       timings.push([`inject into ${name} (--compress ${compress}): +${(r.grewBy / 1048576).toFixed(1)} MiB`, seconds(t)]);
       injected.set(name, out);
     }
-    list.push({ name, initrd: out, breakArg, prompt, gate });
+    // the dracut rescue also proves issue 18: a labelled shadow keeps its label through the rescue
+    list.push({ name, initrd: out, breakArg, prompt, gate, label: name === 'dracut' ? 'system_u:object_r:shadow_t:s0' : undefined });
   }
   return list;
 }
