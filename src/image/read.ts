@@ -16,6 +16,8 @@ export interface ReadOptions extends ContainerOptions {
   maxOutput?: number;
   /** Allow native decompressors where faster; false forces the built-in decoders. */
   native?: boolean;
+  /** Check the data of every file in crc archives, also of files the command skips (else only files read whole are checked). */
+  verify?: boolean;
   /**
    * Told of damage after which the rest still reads (a bad crc checksum), so
    * reading goes on. Without it, or with `strict`, the first damage throws.
@@ -118,7 +120,7 @@ async function* walkPart(part: ImagePart, walk: Walk, opts: ReadOptions): AsyncG
         seg.format = magic.format;
         const fileLocate: Locate = (at) => ({ offset: at, suffix: '' });
         try {
-          const it = readArchive(s, fileLocate, damage(where));
+          const it = readArchive(s, fileLocate, damage(where), opts);
           for (;;) {
             const r = await it.next();
             if (r.done) {
@@ -178,7 +180,7 @@ async function* walkPart(part: ImagePart, walk: Walk, opts: ReadOptions): AsyncG
             if (v.buf[v.pos] !== 0x30) {
               throw new FormatError(`junk within compressed archive` + memberLocate(out.offset).suffix, { offset });
             }
-            const it = readArchive(out, memberLocate, damage(where));
+            const it = readArchive(out, memberLocate, damage(where), opts);
             for (;;) {
               const r = await it.next();
               if (r.done) {
