@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { RdError, EXIT } from './errors.js';
 import { registerAll } from './commands/index.js';
+import { takeLauncherEnvironment } from './exe/launcher-env.js';
 import { VERSION } from './version.js';
 
 /**
@@ -8,6 +9,7 @@ import { VERSION } from './version.js';
  * library. Here we only turn failures into one line and an exit code.
  */
 export async function main(argv: string[]): Promise<number> {
+  takeLauncherEnvironment();
   const program = new Command('rdrescue')
     .description('Boot-recovery toolkit: read, write and inspect initramfs images; rescue a locked-out Linux root')
     .version(VERSION)
