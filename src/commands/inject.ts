@@ -14,13 +14,6 @@ export function register(program: Command): void {
         'the single executable with its own loader and libraries in /usr/lib/rdrescue, and the launcher /usr/bin/rdrescue; ' +
         'the image\'s own files are left as they are. With --thin, only a launcher of a few KiB that starts the rdrescue installed on the mounted real root',
     )
-    .addHelpText(
-      'after',
-      '\nExamples:\n' +
-        '  rdrescue inject --thin /boot/initrd.img-$(uname -r) -o /boot/initrd.img-$(uname -r)   # +4 KiB; needs rdrescue installed on the root\n' +
-        '  rdrescue inject /boot/initramfs.img -o /boot/rescue.img --compress zstd                 # a self-contained rescue image for an extra boot entry\n' +
-        '  rdrescue inject --thin --stage "$DESTDIR"                                               # what the initramfs-tools hook runs\n',
-    )
     .argument('[image]', 'the initramfs to extend')
     .option('-o, --output <file>', 'where to write the new image (may equal IMAGE; written to a temporary file, then renamed)')
     .option('--compress <method>', `compression of the new segment: ${COMPRESS_CHOICES.join(', ')} (the kernel must support it; none works everywhere)`, 'none')
