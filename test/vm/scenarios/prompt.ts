@@ -15,6 +15,13 @@ import { Vm } from '../vm.js';
 
 export const NEW_ROOT_PASSWORD = 'n3w-Rescued pw';
 
+/**
+ * no_timer_check: on a loaded host TCG runs the guest so slowly that the
+ * kernel's IO-APIC timer check fails and it panics ("IO-APIC + timer doesn't
+ * work!") before init; the check proves nothing about rdrescue.
+ */
+const BASE_APPEND = 'root=/dev/vda ro console=ttyS0 no_timer_check';
+
 export interface Flavor {
   name: string;
   initrd: string;
@@ -64,7 +71,7 @@ export function measureLine(password: string): string {
 export async function rescue(f: Flavor, env: { accel: Accel; vmlinux: string; baseDisk: string; work: string }): Promise<void> {
   const disk = join(env.work, `${f.name}-${f.mode}-disk.img`);
   copyDisk(env.baseDisk, disk);
-  const base = 'root=/dev/vda ro console=ttyS0';
+  const base = BASE_APPEND;
   const name = `${f.name} (${f.mode})`;
 
   // 1. Boot into the break shell and type the one command.
@@ -162,7 +169,7 @@ export async function unattended(f: Flavor, how: 'device' | 'baked', env: { acce
   run('debugfs', ['-w', '-R', `write ${fstab} /etc/fstab`, disk]);
   const hash = run('mkpasswd', ['-m', 'sha-512', NEW_ROOT_PASSWORD]).trim();
   const runbook = `version: 1\ntarget: auto\nsteps:\n  - remount: rw\n  - passwd: { user: root, hash: "${hash}" }\n  - fstab: { disable: /data }\n  - relabel: auto\n  - remount: ro\n`;
-  const base = 'root=/dev/vda ro console=ttyS0';
+  const base = BASE_APPEND;
   let initrd = f.initrd;
   let append = base;
   const extraDisks: string[] = [];
