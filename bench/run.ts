@@ -131,6 +131,18 @@ for (const img of images) {
   );
 }
 
+// check reads the image once, as ls does, plus the ELF closure of its programs (issue 15: goal under 2x ls).
+console.log('\n## check vs ls of the distribution image');
+{
+  const p = q(distributionImage());
+  const [ls, check] = measure([
+    { label: 'rdrescue ls', cmd: `${q(SEA)} ls ${p} > /dev/null` },
+    { label: 'rdrescue check', cmd: `${q(SEA)} check ${p} > /dev/null` },
+  ]) as [Result, Result];
+  console.log(`| command | median s | peak RSS MiB |\n|---|---:|---:|\n| ${ls.label} | ${ls.median.toFixed(3)} | ${(ls.peakKiB / 1024).toFixed(0)} |\n| ${check.label}${check.ok ? '' : ' (FAILED)'} | ${check.median.toFixed(3)} | ${(check.peakKiB / 1024).toFixed(0)} |`);
+  console.log(`check / ls: ${(check.median / ls.median).toFixed(2)}x (goal: under 2x)`);
+}
+
 console.log('\n## single executable');
 const [start, startNode, bare] = measure([
   { label: 'rdrescue --version (single executable)', cmd: `${q(SEA)} --version > /dev/null` },

@@ -1,10 +1,10 @@
-// Builds dist/rdrescue.cjs (esbuild bundle, runs on Node >= 20) and, unless
-// --bundle-only, dist/rdrescue: a Node single executable application made from
-// the Node 24 binary that `npm ci` installed (devDependency node24), so nothing
-// is downloaded at build time.
+// Builds dist/rdrescue.cjs (esbuild bundle, runs on Node >= 20), the man page
+// dist/rdrescue.1 and, unless --bundle-only, dist/rdrescue: a Node single
+// executable application made from the Node 24 binary that `npm ci` installed
+// (devDependency node24), so nothing is downloaded at build time.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, chmodSync, mkdirSync, renameSync, writeFileSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
@@ -12,21 +12,53 @@ const root = join(dirname(new URL(import.meta.url).pathname), '..');
 const dist = join(root, 'dist');
 mkdirSync(dist, { recursive: true });
 
-await build({
-  entryPoints: [join(root, 'src/cli.ts')],
+// rdxattr (src/native/xattr-helper.c): extended attributes and ACLs for the
+// rescue commands, which Node cannot read or write. Freestanding (no libc),
+// so the one binary runs in any initramfs of this architecture; the bundle
+// carries it as base64 (~4 KiB), tests running from source use the file.
+const helper = join(dist, `rdxattr-${process.arch}`);
+try {
+  execFileSync('gcc', ['-static', '-nostdlib', '-Os', '-ffreestanding', '-fno-builtin', '-fno-stack-protector', '-fno-asynchronous-unwind-tables', '-fno-pie', '-no-pie', '-Wl,--build-id=none,-z,noseparate-code,-z,norelro', '-s', '-Wall', '-Werror', '-o', `${helper}.tmp`, join(root, 'src/native/xattr-helper.c')], { stdio: 'inherit' });
+} catch (e) {
+  console.error(`build: cannot compile src/native/xattr-helper.c with gcc (${e.message.split('\n')[0]}); without it rescue commands cannot keep labels and ACLs`);
+  process.exit(1);
+}
+renameSync(`${helper}.tmp`, helper);
+
+const bundle = {
   bundle: true,
   platform: 'node',
   target: 'node20',
   format: 'cjs',
-  outfile: join(dist, `rdrescue.cjs.tmp-${process.pid}`),
-  banner: { js: '#!/usr/bin/env node' },
   legalComments: 'none',
+  // The example image `rdrescue info` shows on a machine with none (src/image/example-image.ts), carried inside the bundle
+  // so the npm package, the single executable and the packages all have it.
+  define: {
+    RDRESCUE_EXAMPLE_IMAGE: JSON.stringify(readFileSync(join(root, 'fixtures/example-image.img')).toString('base64')),
+    // rdxattr; only a run from source looks for dist/rdxattr-ARCH (through import.meta), the bundle has it inside
+    __RDRESCUE_XATTR_HELPER__: JSON.stringify({ arch: process.arch, base64: readFileSync(helper).toString('base64') }),
+  },
   minifySyntax: true,
   logLevel: 'warning',
+  // example-image.ts and xattrs.ts use import.meta only where their define is missing, never in the bundle.
+  logOverride: { 'empty-import-meta': 'silent' },
+};
+await build({
+  ...bundle,
+  entryPoints: [join(root, 'src/cli.ts')],
+  outfile: join(dist, `rdrescue.cjs.tmp-${process.pid}`),
+  banner: { js: '#!/usr/bin/env node' },
 });
 chmodSync(join(dist, `rdrescue.cjs.tmp-${process.pid}`), 0o755);
 // Renamed into place so tests running the bundle never read a half-written file.
 renameSync(join(dist, `rdrescue.cjs.tmp-${process.pid}`), join(dist, 'rdrescue.cjs'));
+
+// rdrescue(1), from the same command definitions as --help (scripts/man-page.ts).
+const manScript = join(dist, `man-page.tmp-${process.pid}.cjs`);
+await build({ ...bundle, entryPoints: [join(root, 'scripts/man-page.ts')], outfile: manScript });
+execFileSync(process.execPath, [manScript, join(dist, `rdrescue.1.tmp-${process.pid}`)], { stdio: 'inherit' });
+rmSync(manScript);
+renameSync(join(dist, `rdrescue.1.tmp-${process.pid}`), join(dist, 'rdrescue.1'));
 
 if (!process.argv.includes('--bundle-only')) {
   const require = createRequire(import.meta.url);

@@ -15,10 +15,31 @@ PACKAGES=(
   gcc gcc-multilib libc6-dev
   # the VM test and UKIs
   qemu-system-x86 systemd-boot-efi
-  # packaging and the man page
-  rpm rpmlint lintian man-db
+  # packaging, the man page and shell completion
+  rpm rpmlint lintian man-db zsh fish
 )
 export DEBIAN_FRONTEND=noninteractive
 if [ "${1:-}" = "--list" ]; then printf '%s\n' "${PACKAGES[@]}"; exit 0; fi
+# --check (run by `npm test` before the first test): name what is missing and the one line that fixes it.
+if [ "${1:-}" = "--check" ]; then
+  fix="the fix, as root: npm run test:fresh"
+  if [ "$(id -u)" != 0 ]; then
+    echo "rdrescue tests: they must run as root (loop devices, mounts, chroot, namespaces); $fix" >&2; exit 1
+  fi
+  missing=()
+  if command -v dpkg-query >/dev/null; then
+    installed=" $(dpkg-query -W -f='${db:Status-Status}=${Package} ' "${PACKAGES[@]}" 2>/dev/null || true) "
+    for p in "${PACKAGES[@]}"; do [[ $installed == *" installed=$p "* ]] || missing+=("$p"); done
+  else
+    echo "rdrescue tests: not a Debian system; the packages in $0 (--list) must be installed by hand" >&2
+  fi
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "rdrescue tests: missing Debian packages: ${missing[*]}; $fix" >&2; exit 1
+  fi
+  if [ ! -x node_modules/.bin/tap ]; then
+    echo "rdrescue tests: node_modules is not installed; $fix" >&2; exit 1
+  fi
+  exit 0
+fi
 apt-get update -qq
 apt-get install -y -qq "${PACKAGES[@]}" >/dev/null

@@ -1,8 +1,7 @@
-import { Command, CommanderError } from 'commander';
+import { CommanderError } from 'commander';
 import { RdError, EXIT } from './errors.js';
-import { registerAll } from './commands/index.js';
+import { createProgram } from './commands/program.js';
 import { takeLauncherEnvironment } from './exe/launcher-env.js';
-import { VERSION } from './version.js';
 
 /**
  * The CLI is a thin layer: each file in commands/ parses options and calls the
@@ -10,12 +9,7 @@ import { VERSION } from './version.js';
  */
 export async function main(argv: string[]): Promise<number> {
   takeLauncherEnvironment();
-  const program = new Command('rdrescue')
-    .description('Boot-recovery toolkit: read, write and inspect initramfs images; rescue a locked-out Linux root')
-    .version(VERSION)
-    .showHelpAfterError('(run with --help for usage)')
-    .exitOverride();
-  registerAll(program);
+  const program = createProgram();
   try {
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

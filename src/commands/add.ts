@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { addToImage } from '../write/add-files.js';
 import { COMPRESS_CHOICES, parseCompression, parseOwner } from '../write/options.js';
 import { intOption, printJson } from './common.js';
+import { examples } from './examples.js';
 
 interface AddFlags {
   output: string;
@@ -14,7 +15,7 @@ interface AddFlags {
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('add')
     .description(
       'append one segment with files, directories and programs (with their whole shared-library closure, read from ELF, never via ldd); the original bytes stay untouched and the kernel unpacks the new files over them',
@@ -44,4 +45,8 @@ export function register(program: Command): void {
         process.stderr.write(`rdrescue: wrote ${r.output}: ${r.entries} ${r.entries === 1 ? 'entry' : 'entries'} added, ${r.originalBytes} -> ${r.newBytes} bytes (+${grew}, ${((grew / r.originalBytes) * 100).toFixed(1)}%)\n`);
       }
     });
+  examples(cmd, [
+    ['rdrescue add /boot/initrd.img-6.1.0-18-amd64 -o /tmp/new.img --bin /usr/bin/strace', 'strace and every library it loads, in a new segment'],
+    ['rdrescue add /boot/initrd.img-6.1.0-18-amd64 -o /tmp/new.img ./fix.sh:/usr/bin/fix.sh', 'one file at a path of your choice; the original bytes stay as they are'],
+  ]);
 }

@@ -1,9 +1,6 @@
 import { RdError, EXIT } from '../errors.js';
 
-/** Prints data as JSON (pretty, one trailing newline). */
-export function printJson(value: unknown): void {
-  process.stdout.write(JSON.stringify(value, null, 2) + '\n');
-}
+export { printJson } from '../output.js';
 
 /** Parses a non-negative integer option or fails with a usage error naming the option. */
 export function intOption(name: string, value: string): number {

@@ -2,9 +2,10 @@ import type { Command } from 'commander';
 import { resolveClosure, missingError, type Closure } from '../elf/closure.js';
 import { EXIT } from '../errors.js';
 import { printJson } from './common.js';
+import { examples } from './examples.js';
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('deps')
     .description(
       'list the interpreter and shared libraries programs load, like `ldd` but by reading ELF headers only ' +
@@ -34,6 +35,10 @@ still listed; the exit status is then that of the first bad one.`,
       if (closure.errors.length) process.exitCode = closure.errors[0].exitCode;
       else if (closure.missing.length) process.exitCode = EXIT.failure;
     });
+  examples(cmd, [
+    ['rdrescue deps /usr/sbin/cryptsetup', 'the libraries it loads, as ldd lists them, without running it'],
+    ['rdrescue deps --root /mnt/broken /usr/bin/bash', 'resolved inside another root, as its own ld.so would'],
+  ]);
 }
 
 /** ldd's layout: "name => path" per library in load order, then the interpreter; a header per program when there are several. */

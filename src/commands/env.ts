@@ -4,9 +4,11 @@ import { detectEnvironment } from '../rescue/env.js';
 import { resolveTarget } from '../rescue/target.js';
 import { RdError } from '../errors.js';
 import { printJson } from './common.js';
+import { rescueHostFacts } from '../host/record.js';
+import { examples } from './examples.js';
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('env')
     .description('show where we are (dracut rd.break, initramfs-tools, mkinitcpio, init=/bin/bash, rescue host) and the target root: mount, OS, SELinux, init')
     .option('--root <dir>', 'the root of the system to rescue (overrides detection)')
@@ -21,8 +23,10 @@ export function register(program: Command): void {
         if (!(e instanceof RdError)) throw e;
         problem = e.message;
       }
-      if (o.json) return printJson({ environment: env, target: target ?? null, problem });
-      const out = [`environment: ${env.description}`];
+      const rescueHost = target ? rescueHostFacts(target.root) : undefined;
+      if (o.json) return printJson({ environment: env, target: target ?? null, rescueHost: rescueHost ?? null, problem });
+      const out = [`environment: ${rescueHost ? `rescue host: ${rescueHost.source} mounted by rdrescue mount on ${rescueHost.at}, ${rescueHost.readOnly ? 'read-only until a fixing command' : 'read-write'}` : env.description}`];
+      for (const m of rescueHost?.mounts ?? []) out.push(`  ${m.mountPoint.padEnd(10)} ${m.device} (${m.fsType}${m.options.length ? `, ${m.options.join(',')}` : ''})`);
       if (env.cmdlineRoot) out.push(`kernel root=: ${env.cmdlineRoot}`);
       if (target) {
         out.push(`target root: ${target.root}`);
@@ -34,4 +38,8 @@ export function register(program: Command): void {
       if (env.hint && !(o.root && target) && !problem?.includes(env.hint)) out.push(`next: ${env.hint}`);
       process.stdout.write(out.join('\n') + '\n');
     });
+  examples(cmd, [
+    ['rdrescue env', 'where am I (rd.break, break=bottom, a rescue host), where is the target root, is it mounted rw'],
+    ['rdrescue env --json', 'the same as JSON'],
+  ]);
 }

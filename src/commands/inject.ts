@@ -3,11 +3,12 @@ import { inject, stageExecutable } from '../exe/inject.js';
 import { COMPRESS_CHOICES, parseCompression } from '../write/options.js';
 import { RdError, EXIT } from '../errors.js';
 import { intOption, printJson } from './common.js';
+import { examples } from './examples.js';
 
 const MiB = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('inject')
     .description(
       'append a segment that makes `rdrescue` runnable in the image\'s rescue shell (rd.break, break=bottom): ' +
@@ -54,4 +55,8 @@ export function register(program: Command): void {
             : `in the rescue shell run: rdrescue --help\n`),
       );
     });
+  examples(cmd, [
+    ['rdrescue inject /boot/initrd.img-6.1.0-18-amd64 -o /boot/initrd.img-6.1.0-18-amd64 --compress zstd', 'rdrescue in that image\'s rescue shell from the next boot'],
+    ['rdrescue inject /boot/initrd.img-6.1.0-18-amd64 -o /boot/initrd.rescue --runbook fix.yaml', 'a rescue image that applies fix.yaml once at boot'],
+  ]);
 }

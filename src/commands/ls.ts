@@ -1,21 +1,24 @@
 import type { Command } from 'commander';
 import { listImage, longLine, toListed } from '../image/list.js';
 import { intOption, printJson } from './common.js';
-import { resolveImage } from './image-arg.js';
+import { ADDONS_HELP, PROFILE_HELP, resolveImage, ukiFlags } from './image-arg.js';
+import { examples } from './examples.js';
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('ls')
     .description('list every entry of every segment, names exactly as stored (what `cpio -t` prints for each segment in turn)')
-    .argument('[image]', 'initramfs image (default: the running kernel\'s)')
+    .argument('[image]', 'initramfs image, UKI or kernel with a built-in initramfs (default: the running kernel\'s)')
     .argument('[patterns...]', 'shell globs on the entry name')
     .option('-l, --long', 'one `cpio -tv`-like line per entry (numeric owners, UTC times)')
     .option('--json', 'print a JSON array of entries')
+    .option('--profile <n>', PROFILE_HELP)
+    .option('--addons <dir>', ADDONS_HELP)
     .option('--no-native', 'use only the built-in decoders')
     .option('--max-output <bytes>', 'stop after this many decompressed bytes (bomb guard)')
-    .action(async (image: string | undefined, patterns: string[], o: { long?: boolean; json?: boolean; native: boolean; maxOutput?: string }) => {
+    .action(async (image: string | undefined, patterns: string[], o: { long?: boolean; json?: boolean; native: boolean; maxOutput?: string; profile?: string; addons?: string }) => {
       const file = resolveImage(image);
-      const opts = { patterns, native: o.native, maxOutput: o.maxOutput ? intOption('--max-output', o.maxOutput) : undefined };
+      const opts = { ...ukiFlags(o), patterns, native: o.native, maxOutput: o.maxOutput ? intOption('--max-output', o.maxOutput) : undefined };
       if (o.json) {
         const all = [];
         for await (const { entry, segment, rawName } of listImage(file, opts)) all.push(toListed(entry, segment, rawName));
@@ -38,6 +41,11 @@ export function register(program: Command): void {
       }
       flush();
     });
+  examples(cmd, [
+    ['rdrescue ls', 'every entry of the running kernel\'s initramfs, as cpio -t prints them'],
+    ['rdrescue ls -l /boot/initrd.img-6.1.0-18-amd64 \'*.ko*\'', 'the kernel modules, with modes, numeric owners, sizes and UTC times'],
+    ['rdrescue ls --json /boot/initrd.img-6.1.0-18-amd64 \'etc/*\'', 'entries under etc/ as JSON'],
+  ]);
 }
 
 const NL = Buffer.from('\n');

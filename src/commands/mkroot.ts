@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
 import { mkroot } from '../elf/mkroot.js';
 import { printJson } from './common.js';
+import { examples } from './examples.js';
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('mkroot')
     .description(
       'create a minimal root in DIR holding the programs, their interpreter and every shared library they load (symlinked names kept), ' +
@@ -32,4 +33,8 @@ symlink planted there is refused. A program using $ORIGIN needs /proc mounted in
         process.stdout.write(`${r.dir}: ${files} files, ${links} symlinks for ${r.closure.programs.map((p) => p.path).join(' ')}\n`);
       }
     });
+  examples(cmd, [
+    ['rdrescue mkroot /tmp/r /bin/bash /bin/ls', 'a root with bash, ls and their libraries; then: chroot /tmp/r /bin/bash'],
+    ['rdrescue mkroot /tmp/r /usr/bin/bash --root /srv/sysroot', 'bash and its libraries taken from another root'],
+  ]);
 }

@@ -5,6 +5,7 @@ import { formatReport, planRunbook, type RunbookReport } from '../runbook/runner
 import { runbookSchema } from '../runbook/schema.js';
 import { resolveTarget } from '../rescue/target.js';
 import { printJson } from './common.js';
+import { examples } from './examples.js';
 
 /** The root a runbook acts on: --root, else the runbook's own `target:` path, else detection. */
 export function runbookRoot(rb: Runbook, root?: string): string {
@@ -24,7 +25,7 @@ export function printPlan(report: RunbookReport, json?: boolean): void {
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('plan')
     .description('show what each step of a runbook (YAML or JSON) would change on the target, and which steps are already done; changes nothing')
     .argument('[runbook]', 'the runbook file')
@@ -38,4 +39,8 @@ export function register(program: Command): void {
       const report = planRunbook(rb, { root: runbookRoot(rb, o.root) });
       printPlan(report, o.json);
     });
+  examples(cmd, [
+    ['rdrescue plan fix.yaml --root /mnt/broken', 'what each step would change, and which are already done'],
+    ['rdrescue plan --schema', 'the runbook format as a JSON Schema'],
+  ]);
 }

@@ -3,6 +3,7 @@ import { repackImage } from '../write/repack.js';
 import { COMPRESS_CHOICES, parseCompression, parseOwner } from '../write/options.js';
 import { RdError, EXIT } from '../errors.js';
 import { intOption, printJson } from './common.js';
+import { examples } from './examples.js';
 
 interface RepackFlags {
   output: string;
@@ -16,7 +17,7 @@ interface RepackFlags {
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('repack')
     .description(
       'build an image from a directory, reproducibly (sorted, inodes in order, SOURCE_DATE_EPOCH clamps mtimes); a directory in the extract layout (early…, main, main2…) is rebuilt as that layout',
@@ -46,4 +47,9 @@ export function register(program: Command): void {
         process.stderr.write(`rdrescue: wrote ${r.image} (${r.bytes} bytes)\n`);
       }
     });
+  examples(cmd, [
+    ['rdrescue repack /tmp/rd -o /tmp/new.img', 'rebuild an extracted image (early/ uncompressed, main/ gzip)'],
+    ['rdrescue repack tree -o new.img --compress zstd --early ucode', 'a zstd main part behind an uncompressed early part'],
+    ['SOURCE_DATE_EPOCH=0 rdrescue repack tree -o new.img --owner 0:0', 'the same bytes on every run and every machine'],
+  ]);
 }

@@ -6,6 +6,7 @@ import { formatReport, planRunbook, runRunbook, type RunbookReport } from '../ru
 import { formatSandboxChanges, runRunbookInSandbox } from '../runbook/sandbox-run.js';
 import { printJson } from './common.js';
 import { printLines, printPlan, runbookRoot } from './plan.js';
+import { examples } from './examples.js';
 
 interface Flags {
   root?: string;
@@ -35,7 +36,7 @@ function finish(report: RunbookReport, json?: boolean): void {
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('run')
     .description('apply a runbook to the target in order, stopping at the first failure; every change is journaled in the target (rdrescue status). Asks first on a terminal unless --yes')
     .argument('<runbook>', 'the runbook file (YAML or JSON)')
@@ -65,4 +66,9 @@ export function register(program: Command): void {
       }
       finish(await runRunbook(rb, target, plan), o.json);
     });
+  examples(cmd, [
+    ['rdrescue run fix.yaml --root /mnt/broken --yes', 'apply a runbook without asking'],
+    ['rdrescue run fix.yaml --root /mnt/broken --sandbox', 'apply it to a throw-away overlay and print the diff'],
+    ['rdrescue run fix.yaml --dry-run', 'print the plan and change nothing'],
+  ]);
 }

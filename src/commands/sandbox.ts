@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { RdError, EXIT } from '../errors.js';
 import { runSandbox } from '../sandbox/sandbox.js';
+import { examples } from './examples.js';
 
 interface Opts {
   merged?: boolean;
@@ -13,7 +14,7 @@ interface Opts {
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('sandbox')
     .description(
       "run a shell or command inside an image's tree or a directory, in new PID, mount, UTS, IPC and network namespaces " +
@@ -48,4 +49,9 @@ export function register(program: Command): void {
       });
       process.exitCode = r.exitCode;
     });
+  examples(cmd, [
+    ['rdrescue sandbox /boot/initrd.img-6.1.0-18-amd64', 'a shell inside the image\'s tree, in its own namespaces'],
+    ['rdrescue sandbox /mnt/broken --overlay -- /usr/bin/dpkg -l bash', 'writes succeed and are thrown away'],
+    ['rdrescue sandbox /srv/root --userns --hostname test -- /bin/sh -c \'id; hostname\'', 'a tree you do not trust, in a user namespace'],
+  ]);
 }

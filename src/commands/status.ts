@@ -4,14 +4,15 @@ import { addRescueOptions, runPlan, targetOf, type RescueFlags } from '../rescue
 import { readJournal } from '../rescue/journal.js';
 import { planUndo } from '../rescue/undo.js';
 import { printJson } from './common.js';
+import { examples } from './examples.js';
 
 export function register(program: Command): void {
-  addRescueOptions(
+  const cmd = addRescueOptions(
     program
       .command('status')
       .description("what rdrescue changed in the target (from its /var/log/rdrescue.log); --undo LAST restores the files of the last change")
       .option('--undo [id]', 'undo change ID, or LAST (the default) for the newest one not undone yet')
-      .option('--force', 'restore even files changed since'),
+      .option('--force', 'restore even files changed since; write to a filesystem whose superblock records errors'),
   ).action(async (o: RescueFlags & { undo?: string | boolean }) => {
     const root = targetOf(o).root;
     if (o.undo !== undefined) {
@@ -29,4 +30,8 @@ export function register(program: Command): void {
     ]);
     process.stdout.write(lines.join('\n') + '\n');
   });
+  examples(cmd, [
+    ['rdrescue status', 'what rdrescue changed in the target, newest last'],
+    ['rdrescue status --undo LAST', 'restore the files of the last change'],
+  ]);
 }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { FormatError } from '../errors.js';
+import { BcjX86Decoder } from './bcj-x86.js';
 import { crc32, crc64 } from './checksum.js';
 import { DICT_LIMIT } from './lzma.js';
 import { LzmaDataError, LzmaDecoder, TruncatedInput } from './lzma-core.js';
@@ -10,6 +11,7 @@ import type { Decoder, Encoder } from './types.js';
 
 const HEADER_MAGIC = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
 const FILTER_LZMA2 = 0x21;
+const FILTER_BCJ_X86 = 0x04;
 const FILTER_NAMES: Record<number, string> = { 3: 'delta', 4: 'BCJ x86', 5: 'BCJ PowerPC', 6: 'BCJ IA-64', 7: 'BCJ ARM', 8: 'BCJ ARM-Thumb', 9: 'BCJ SPARC', 10: 'BCJ ARM64', 11: 'BCJ RISC-V' };
 
 interface Check {
@@ -78,7 +80,8 @@ function varint(next: () => number, fail: () => never): number {
  * and footer, both checked against the blocks. The member ends after the
  * stream footer; stream padding and any following stream are handed back,
  * since the kernel's unxz stops there too and initramfs.c skips the zeros.
- * BCJ and delta filters are refused with a clear message.
+ * The x86 BCJ filter before LZMA2 is decoded too (Linux's x86 kernel payload
+ * uses it); other BCJ and delta filters are refused with a clear message.
  *
  * When the xz program is on PATH (and `native` is not false) it does the
  * decoding, about 2.5x faster and with the same checks; the member's end is
@@ -132,11 +135,18 @@ export const decodeXz: Decoder = async function* (input, opts) {
     const declaredUncompressed = flags & 0x80 ? varint(next, malformed) : undefined;
     const filters = (flags & 3) + 1;
     let dictSize = 0;
+    let bcj: BcjX86Decoder | undefined;
     for (let f = 0; f < filters; f++) {
       const id = varint(next, malformed);
       const psize = varint(next, malformed);
+      if (id === FILTER_BCJ_X86 && f < filters - 1 && !bcj && (psize === 0 || psize === 4)) {
+        let start = 0;
+        for (let k = 0; k < psize; k++) start += next() * 2 ** (8 * k);
+        bcj = new BcjX86Decoder(start);
+        continue;
+      }
       if (id !== FILTER_LZMA2) {
-        throw bad(`xz filter ${FILTER_NAMES[id] ?? `0x${id.toString(16)}`} is not supported (only LZMA2 alone, as initramfs generators write)`, blockStart);
+        throw bad(`xz filter ${FILTER_NAMES[id] ?? `0x${id.toString(16)}`} is not supported (only LZMA2, alone or after BCJ x86)`, blockStart);
       }
       if (f !== filters - 1 || psize !== 1) throw bad('xz block header is malformed', blockStart);
       const d = next();
@@ -173,7 +183,7 @@ export const decodeXz: Decoder = async function* (input, opts) {
           const n = Math.min(dec.room, data.length);
           dec.copyIn(data.subarray(0, n));
           data = data.subarray(n);
-          const out = dec.takeOutput();
+          const out = bcj ? bcj.push(dec.takeOutput()) : dec.takeOutput();
           check.update(out);
           sink.push(out);
           produced += out.length;
@@ -216,7 +226,7 @@ export const decodeXz: Decoder = async function* (input, opts) {
           const n = dec.decode(left, true);
           if (dec.endMarker) throw new LzmaDataError('end marker inside an LZMA2 chunk');
           left -= n;
-          const out = dec.takeOutput();
+          const out = bcj ? bcj.push(dec.takeOutput()) : dec.takeOutput();
           check.update(out);
           sink.push(out);
           produced += out.length;
@@ -229,6 +239,12 @@ export const decodeXz: Decoder = async function* (input, opts) {
         throw e;
       }
       src.skip(psize);
+    }
+    if (bcj) {
+      const out = bcj.end();
+      check.update(out);
+      sink.push(out);
+      produced += out.length;
     }
     const compressed = src.offset - dataStart;
     if (declaredCompressed !== undefined && declaredCompressed !== compressed) throw bad('xz block compressed size differs from its header', blockStart);

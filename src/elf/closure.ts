@@ -4,6 +4,7 @@ import { RdError, FormatError, EXIT } from '../errors.js';
 import { readElf, isElfHead, compatible, describeElf, DF_1_NODEFLIB, type ElfInfo } from './elf.js';
 import { LibraryIndex, acceptedCacheFlags, defaultDirs } from './ldcache.js';
 import { RootFs, type SymlinkHop, type ResolvedPath } from './rootfs.js';
+import { platformFor } from './platform.js';
 
 export type ClosureKind = 'program' | 'interpreter' | 'library';
 /** The search step that found a library: DT_RPATH, DT_RUNPATH, ld.so.cache, ld.so.conf (root without cache), default directories, or a DT_NEEDED path. */
@@ -108,8 +109,6 @@ const STANDARD_INTERP: Record<string, string> = {
   '243/64': '/lib/ld-linux-riscv64-lp64d.so.1',
 };
 
-/** AT_PLATFORM as the kernel reports it, for $PLATFORM; unknown ABIs drop path elements that use it. */
-const PLATFORM: Record<string, string> = { '62/64': 'x86_64', '3/32': 'i686', '183/64': 'aarch64' };
 
 /** One loaded object in the emulated link map. */
 interface LoadedObject {
@@ -256,7 +255,7 @@ class Resolver {
       main,
       libDir,
       defaults: defaultDirs(libDir),
-      platform: PLATFORM[`${elf.machine}/${elf.class}`],
+      platform: platformFor(elf.machine, elf.class),
       cacheFlags: acceptedCacheFlags(elf),
     };
     // In trace mode ld.so records a name it could not find once, so later objects needing it add nothing.

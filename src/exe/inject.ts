@@ -8,6 +8,7 @@ import type { WriteEntry } from '../cpio/writer.js';
 import { RdError, EXIT } from '../errors.js';
 import { catFiles } from '../image/cat.js';
 import { imageInfo } from '../image/info.js';
+import { refuseWritingUki } from '../image/write-refusal.js';
 import { loadRunbook } from '../runbook/load.js';
 import { BOOT_RUNBOOK, DRACUT_HOOK_PATH, DRACUT_PRE_PIVOT, INIT_BOTTOM_LINE, INIT_BOTTOM_ORDER, INIT_BOTTOM_PATH } from './boot-scripts.js';
 import { findExecutable } from './executable.js';
@@ -106,6 +107,7 @@ function bakedRunbook(path: string): ReturnType<typeof file> {
  * and, with `runbook`, the runbook itself. The original bytes stay as they were.
  */
 export async function inject(image: string, out: string, opts: InjectOptions = {}): Promise<InjectReport> {
+  refuseWritingUki(image, out);
   const runbook = opts.runbook === undefined ? undefined : bakedRunbook(opts.runbook);
   const payload = (opts.thin ? buildThinPayload : buildPayload)(findExecutable(opts.exe));
   const { hook, files: hookFiles } = await bootHook(image);

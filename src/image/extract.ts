@@ -52,7 +52,7 @@ interface DirFix {
 }
 
 /** Writes entries of one tree (one segment, or all of them with merged). */
-class TreeWriter {
+export class TreeWriter {
   readonly tree: SafeTree;
   private links = new Map<string, Buffer>();
   private dirs: DirFix[] = [];

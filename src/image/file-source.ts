@@ -16,15 +16,22 @@ export class FileSource implements MemberInput {
   offset = 0;
   readonly size: number;
 
+  /** File position where the source ends (a range of the file, e.g. a UKI section, ends before the file does). */
+  private end: number;
+
   private constructor(
     private fh: FileHandle,
     readonly path: string,
     size: number,
+    start = 0,
   ) {
     this.size = size;
+    this.pos = this.offset = start;
+    this.end = start + size;
   }
 
-  static async open(path: string): Promise<FileSource> {
+  /** The whole file, or `range` of it: offsets stay file offsets. */
+  static async open(path: string, range?: { offset: number; length: number }): Promise<FileSource> {
     let fh: FileHandle;
     try {
       fh = await open(path, 'r');
@@ -38,7 +45,7 @@ export class FileSource implements MemberInput {
       await fh.close();
       throw new RdError('is a directory, not an image', { file: path }, EXIT.badInput);
     }
-    return new FileSource(fh, path, st.size);
+    return range ? new FileSource(fh, path, range.length, range.offset) : new FileSource(fh, path, st.size);
   }
 
   async read(): Promise<Buffer | null> {
@@ -48,8 +55,9 @@ export class FileSource implements MemberInput {
       return p;
     }
     if (this.eof) return null;
+    const want = Math.min(CHUNK, this.end - this.pos);
     const buf = Buffer.allocUnsafe(CHUNK);
-    const { bytesRead } = await this.fh.read(buf, 0, CHUNK, this.pos);
+    const { bytesRead } = want > 0 ? await this.fh.read(buf, 0, want, this.pos) : { bytesRead: 0 };
     if (bytesRead === 0) {
       this.eof = true;
       return null;

@@ -1,4 +1,5 @@
 import { statSync } from 'node:fs';
+import { openContainer, type Container } from './container.js';
 import { normalizeName } from './names.js';
 import { readImage, type ReadOptions } from './read.js';
 import type { Segment } from './segment.js';
@@ -9,6 +10,8 @@ export type Generator = 'dracut' | 'initramfs-tools' | 'mkinitcpio';
 export interface ImageInfo {
   file: string;
   size: number;
+  /** What the file is: a plain initramfs, a UKI (its sections, profiles, addons) or a kernel with a built-in initramfs. */
+  container: Omit<Container, 'parts'> & { parts: Array<{ label?: string; file: string; offset: number; length: number }> };
   segments: Segment[];
   entries: number;
   kernelVersions: string[];
@@ -48,7 +51,8 @@ export async function imageInfo(image: string, opts: ReadOptions = {}): Promise<
   const scripts: string[] = [];
   const hooks: string[] = [];
   let entries = 0;
-  for await (const ev of readImage(image, opts)) {
+  const container = await openContainer(image, opts);
+  for await (const ev of readImage(image, { ...opts, container })) {
     if (ev.kind === 'segment') {
       segments.push(ev.segment);
       continue;
@@ -80,6 +84,7 @@ export async function imageInfo(image: string, opts: ReadOptions = {}): Promise<
   const info: ImageInfo = {
     file: image,
     size,
+    container: { ...container, parts: container.parts.map(({ bytes: _, ...p }) => p) },
     segments,
     entries,
     kernelVersions: [...kvers].sort(),

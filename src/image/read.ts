@@ -1,18 +1,22 @@
+import { BufferInput } from '../compression/buffer-input.js';
 import { decoderFor } from '../compression/index.js';
 import { detectMagic, MAGIC_BYTES } from '../compression/detect.js';
 import { ByteStream } from '../cpio/byte-stream.js';
 import type { Entry } from '../cpio/entry.js';
 import { readArchive, type Locate } from '../cpio/reader.js';
 import { FormatError, locate, RdError } from '../errors.js';
+import { openContainer, type Container, type ContainerOptions, type ImagePart } from './container.js';
 import { FileSource } from './file-source.js';
 import { ReadAhead } from './read-ahead.js';
 import type { Segment } from './segment.js';
 
-export interface ReadOptions {
+export interface ReadOptions extends ContainerOptions {
   /** Stop once the image has produced this many bytes of cpio data (decompression-bomb guard). */
   maxOutput?: number;
   /** Allow native decompressors where faster; false forces the built-in decoders. */
   native?: boolean;
+  /** The file's parts, when the caller has opened the container already (info reports it too). */
+  container?: Container;
 }
 
 export type ImageEvent =
@@ -42,12 +46,29 @@ export const DEFAULT_MAX_OUTPUT = 16 * 2 ** 30;
  * before asking for the next event.
  */
 export async function* readImage(path: string, opts: ReadOptions = {}): AsyncGenerator<ImageEvent, Segment[], undefined> {
-  const src = await FileSource.open(path);
-  const segments: Segment[] = [];
-  const budget = { left: opts.maxOutput ?? DEFAULT_MAX_OUTPUT };
-  let archive = 0;
+  const container = opts.container ?? (await openContainer(path, opts));
+  const walk: Walk = { segments: [], budget: { left: opts.maxOutput ?? DEFAULT_MAX_OUTPUT }, archive: 0 };
+  // The parts (a UKI's .ucode and .initrd, addons) are what the kernel gets concatenated: one image.
+  for (const part of container.parts) yield* walkPart(part, walk, opts);
+  if (walk.segments.length === 0) throw new FormatError(container.parts.every((p) => p.length === 0) ? 'empty file' : 'no archive: the file holds only zero bytes', { file: path });
+  return walk.segments;
+}
+
+interface Walk {
+  segments: Segment[];
+  budget: { left: number };
+  /** Archives seen so far, across parts. */
+  archive: number;
+}
+
+async function* walkPart(part: ImagePart, walk: Walk, opts: ReadOptions): AsyncGenerator<ImageEvent, void, undefined> {
+  const path = part.file;
+  const src = part.bytes ? new BufferInput(part.bytes) : await FileSource.open(path, part);
+  const { segments, budget } = walk;
+  let archive = walk.archive;
   try {
     let s = new ByteStream(src);
+    s.offset = src.offset;
     for (;;) {
       let zeros = 0;
       for (;;) {
@@ -66,7 +87,7 @@ export async function* readImage(path: string, opts: ReadOptions = {}): AsyncGen
       const magic = detectMagic(buf.subarray(pos, pos + have));
       const index = segments.length;
       const where = { file: path, segment: index };
-      const seg: Segment = { index, offset, storedBytes: 0, compression: 'none', archives: 0, entries: 0, uncompressedBytes: 0, paddingBefore: zeros };
+      const seg: Segment = { index, offset, storedBytes: 0, compression: 'none', archives: 0, entries: 0, uncompressedBytes: 0, paddingBefore: zeros, ...(part.label ? { source: part.label } : {}) };
       if (!magic) {
         const hex = buf.subarray(pos, pos + Math.min(have, 6)).toString('hex').replace(/(..)(?!$)/g, '$1 ');
         throw new FormatError(`unknown data (bytes ${hex}): neither a cpio archive nor a compressed member the kernel can unpack`, { ...where, offset });
@@ -161,9 +182,8 @@ export async function* readImage(path: string, opts: ReadOptions = {}): AsyncGen
       segments.push(seg);
       yield { kind: 'segment', segment: seg };
     }
-    if (segments.length === 0) throw new FormatError(src.size === 0 ? 'empty file' : 'no archive: the file holds only zero bytes', { file: path });
-    return segments;
   } finally {
+    walk.archive = archive;
     await src.close();
   }
 }

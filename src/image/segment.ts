@@ -18,4 +18,6 @@ export interface Segment {
   uncompressedBytes: number;
   /** Zero bytes skipped right before this segment. */
   paddingBefore: number;
+  /** Where the segment lies when the file is not a plain initramfs, e.g. "UKI .initrd" or an addon's section. */
+  source?: string;
 }

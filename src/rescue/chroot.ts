@@ -3,7 +3,8 @@ import { existsSync, lstatSync, readdirSync, readFileSync, statSync } from 'node
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import { RdError, EXIT } from '../errors.js';
-import { readMountinfo, runMount, runUmount } from './mounts.js';
+import { planFstabMounts, unmountAll } from './fstab-mounts.js';
+import { readMountinfo, runMount } from './mounts.js';
 import { findProgram } from './programs.js';
 import { resolveInRoot } from './target.js';
 
@@ -24,6 +25,8 @@ export interface ChrootMount {
   target: string;
   args: string[];
   what: string;
+  /** One of the target's own filesystems, from its fstab. */
+  fstab?: boolean;
 }
 
 export interface ChrootPlan {
@@ -117,13 +120,22 @@ export interface ChrootOptions {
   command?: string[];
   /** Force one way of entering the root (default: the first available, in the order of LauncherKind). */
   via?: LauncherKind;
+  /** Do not mount the target's own /boot, /home, ... from its fstab (only the API filesystems). */
+  noFstabMounts?: boolean;
 }
 
 export function planChroot(o: ChrootOptions): ChrootPlan {
   const root = o.root;
   const notes: string[] = [];
-  const mounted = new Set(readMountinfo().map((m) => m.mountPoint));
+  const table = readMountinfo();
+  const mounted = new Set(table.map((m) => m.mountPoint));
   const mounts: ChrootMount[] = [];
+  // the target's /boot, /home, ... first: repair work inside writes there, and /proc etc. never lie below them
+  if (!o.noFstabMounts) {
+    const f = planFstabMounts(root, { mounts: table });
+    mounts.push(...f.mounts.map((m) => ({ ...m, fstab: true })));
+    notes.push(...f.notes);
+  }
   // dev/pts lives on the /dev we bind, so it exists once /dev is mounted, not before
   const add = (rel: string, args: string[], what: string, mustBeDir = true) => {
     const host = resolveInRoot(root, rel);
@@ -178,14 +190,7 @@ export async function runChroot(plan: ChrootPlan): Promise<ChrootResult> {
     return { exitCode, signal: signal ?? undefined, mounted: done.map((m) => m.target), notes };
   } finally {
     for (const [sig, h] of handlers) process.off(sig, h);
-    for (const m of [...done].reverse()) {
-      const host = m.args[m.args.length - 1];
-      if (!runUmount(host)) {
-        // something inside still holds it (a daemon the command started); detach so the target can be unmounted later
-        if (runUmount(host, true)) notes.push(`${m.target} was busy; detached it (lazy unmount)`);
-        else notes.push(`could not unmount ${host}`);
-      }
-    }
+    unmountAll(done, notes);
   }
 }
 

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { printJson } from '../commands/common.js';
+import { printJson } from '../output.js';
 import { applyPlan, describePlan, type ApplyResult, type Plan } from './plan.js';
 import { resolveTarget, type Target } from './target.js';
 

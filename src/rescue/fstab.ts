@@ -3,9 +3,12 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { RdError, EXIT } from '../errors.js';
 import { rootDevicePath } from './env.js';
-import { unescapeOctal } from './mounts.js';
+import { systemVolumes, type Volume } from '../host/block-devices.js';
+import { resolveSpec } from '../host/resolve.js';
+import { mountOf, readMountinfo, unescapeOctal, type MountInfo } from './mounts.js';
 import { applyPlan, type ApplyOptions, type ApplyResult, type Plan } from './plan.js';
 import { findProgram } from './programs.js';
+import { withLabels } from './labels.js';
 import { remountIfReadOnly } from './relabel.js';
 import { resolveInRoot } from './target.js';
 
@@ -47,6 +50,13 @@ function field(l: RawLine, i: number): string {
   return l.fields[i] ? l.text.slice(l.fields[i][0], l.fields[i][1]) : '';
 }
 
+/** The active lines of an fstab as written: spec and mount point unescaped, options split, pass number (0 when absent). */
+export function parseFstab(text: string): Array<{ line: number; spec: string; mountPoint: string; fsType: string; options: string[]; pass: number }> {
+  return splitLines(text).flatMap((l, i) =>
+    l.fields.length ? [{ line: i + 1, spec: unescapeOctal(field(l, 0)), mountPoint: unescapeOctal(field(l, 1)), fsType: field(l, 2), options: (field(l, 3) || 'defaults').split(','), pass: Number(field(l, 5)) || 0 }] : [],
+  );
+}
+
 export interface FstabCheckOptions {
   /** Where device nodes and /dev/disk/by-* are (the rescue system's). */
   devDir?: string;
@@ -54,6 +64,8 @@ export interface FstabCheckOptions {
   procDir?: string;
   /** Ask blkid when /dev/disk/by-* has no answer (default: when blkid exists). */
   useBlkid?: boolean;
+  /** The mount table (default: /proc/self/mountinfo). */
+  mounts?: MountInfo[];
 }
 
 const VIRTUAL = new Set(['proc', 'sysfs', 'tmpfs', 'devtmpfs', 'devpts', 'cgroup', 'cgroup2', 'securityfs', 'debugfs', 'tracefs', 'mqueue', 'hugetlbfs', 'efivarfs', 'pstore', 'bpf', 'configfs', 'fusectl', 'ramfs', 'binfmt_misc', 'overlay', 'none']);
@@ -92,13 +104,30 @@ function targetFsModules(root: string): Set<string> {
   return mods;
 }
 
-function deviceExists(spec: string, devDir: string, useBlkid: boolean): boolean {
+/**
+ * Whether the entry's device is there. The filesystem holding the target
+ * (its "/" line), and any entry whose mount point in the target is mounted
+ * right now, are there by the kernel's own word (/proc/self/mountinfo),
+ * whatever /dev/disk/by-* says: a container or an initramfs without udev
+ * has none, and saying the mounted root is missing sends people to disable it.
+ */
+function deviceFound(root: string, spec: string, mountPoint: string, devDir: string, useBlkid: boolean, mounts: MountInfo[], volumes: { list?: Volume[] }): string | undefined {
+  if (mountPoint === '/') {
+    const m = mountOf(root, mounts);
+    if (m) return `mounted: the filesystem holding the target (${m.majorMinor}, ${m.source})`;
+  }
+  if (mountPoint.startsWith('/')) {
+    const here = resolveInRoot(root, mountPoint);
+    const m = mounts.filter((x) => x.mountPoint === here).pop();
+    if (m) return `mounted at ${here} (${m.majorMinor}, ${m.source})`;
+  }
   const path = rootDevicePath(spec).replace(/^\/dev\//, `${devDir}/`);
-  if (existsSync(path)) return true;
+  if (existsSync(path)) return 'found';
   const tag = /^(UUID|LABEL|PARTUUID|PARTLABEL)=(.*)$/.exec(spec);
+  if (devDir === '/dev' && resolveSpec(spec, (volumes.list ??= systemVolumes()))) return 'found';
   const blkid = useBlkid && tag ? findProgram('blkid') : undefined;
-  if (!blkid || !tag) return false;
-  return spawnSync(blkid, ['-l', '-t', spec, '-o', 'device'], { stdio: 'ignore' }).status === 0;
+  if (blkid && spawnSync(blkid, ['-l', '-t', spec, '-o', 'device'], { stdio: 'ignore' }).status === 0) return 'found';
+  return undefined;
 }
 
 export function fstabCheck(root: string, opts: FstabCheckOptions = {}): FstabEntry[] {
@@ -112,6 +141,8 @@ export function fstabCheck(root: string, opts: FstabCheckOptions = {}): FstabEnt
     throw new RdError(`the target has no ${FSTAB}`, { file: path }, EXIT.badInput);
   }
   const fsTypes = readFsTypes(opts.procDir ?? '/proc');
+  const mounts = opts.mounts ?? readMountinfo();
+  const volumes: { list?: Volume[] } = {}; // probed once, at the first device /dev does not name
   let modules: Set<string> | undefined;
   const out: FstabEntry[] = [];
   splitLines(text).forEach((l, i) => {
@@ -127,7 +158,7 @@ export function fstabCheck(root: string, opts: FstabCheckOptions = {}): FstabEnt
     const isNet = NETWORK.has(fsType) || /^[^/=]+:/.test(spec) || spec.startsWith('//');
     if (!VIRTUAL.has(fsType) && !bind && !isNet && spec !== 'none') {
       if (/^(UUID|LABEL|PARTUUID|PARTLABEL)=|^\/dev\//.test(spec)) {
-        if (!deviceExists(spec, devDir, useBlkid)) problems.push(`device ${spec} not found`);
+        if (!deviceFound(root, spec, mountPoint, devDir, useBlkid, mounts, volumes)) problems.push(`device ${spec} not found`);
       } else if (!spec.startsWith('/')) problems.push(`device ${spec} is not a path or a UUID=/LABEL= tag`);
     }
     if (!isSwap && mountPoint !== 'none' && mountPoint.startsWith('/')) {
@@ -173,6 +204,7 @@ function isCommentedOut(lines: RawLine[], mountPoint: string): boolean {
 
 function planEdit(root: string, action: string, mountPoint: string, edit: (l: RawLine) => string | undefined, what: string): Plan {
   const path = resolveInRoot(root, FSTAB);
+  if (mountPoint.replace(/\/+$/, '') === '') throw new RdError(`${action} /: refused: without its "/" line the target's boot never remounts the root read-write (systemd-remount-fs), and a root that is missing at boot is no fstab problem (the kernel mounted it from root=)`, { file: path }, EXIT.refused);
   let before: Buffer;
   try {
     before = readFileSync(path);
@@ -190,7 +222,7 @@ function planEdit(root: string, action: string, mountPoint: string, edit: (l: Ra
   const texts = lines.map((l) => l.text);
   texts[i] = replaced;
   const after = Buffer.from(texts.join('\n'), 'latin1');
-  return {
+  return withLabels({
     action,
     root,
     subject: mountPoint,
@@ -198,7 +230,7 @@ function planEdit(root: string, action: string, mountPoint: string, edit: (l: Ra
     remount: remountIfReadOnly(root),
     notes: [],
     satisfied: false,
-  };
+  });
 }
 
 export function planFstabDisable(root: string, mountPoint: string): Plan {

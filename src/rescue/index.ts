@@ -3,7 +3,7 @@ export { detectEnvironment, parseCmdline, rootDevicePath, type Environment, type
 export { resolveTarget, resolveInRoot, targetPath, readTargetFile, readTargetText, type Target, type TargetOptions } from './target.js';
 export { describeTarget, selinuxState, initSystem, type TargetFacts, type SelinuxState } from './facts.js';
 export { remount, type RemountOptions } from './remount.js';
-export { parseMountinfo, readMountinfo, mountOf, planRemount, applyRemount, ext4CleanState, type MountInfo, type RemountResult } from './mounts.js';
+export { parseMountinfo, readMountinfo, mountOf, planRemount, applyRemount, ext4CleanState, refuseRecordedErrors, type MountInfo, type RemountResult } from './mounts.js';
 export { sha512crypt, hashPassword, randomSalt, verifySha512crypt, SHA512_DEFAULT_ROUNDS } from './sha512crypt.js';
 export { parseShadow, serializeShadow, parseEntry, formatEntry, findUser, daysSinceEpoch, type ShadowEntry, type ShadowFile } from './shadow.js';
 export { lockShadow, checkShadowUnlocked, procLockHolders, type ShadowLock, type LockOptions } from './lock.js';
@@ -11,10 +11,15 @@ export { atomicReplace, durableRemove, type ReplaceOptions } from './atomic-writ
 export { applyPlan, describePlan, type Plan, type FileChange, type ApplyOptions, type ApplyResult } from './plan.js';
 export { planPassword, resetPassword, checkPassword, checkCryptString, type PasswordOptions } from './passwd.js';
 export { planUnlock, unlockUser, faillockDirs, type UnlockOptions } from './unlock.js';
-export { planRelabel, relabel, relabelAfterReplace, AUTORELABEL, type RelabelOptions } from './relabel.js';
+export { planRelabel, relabel, type RelabelOptions } from './relabel.js';
+export { withLabels, autorelabelPath, relabelRequested, AUTORELABEL, SUSE_AUTORELABEL, type LabelOptions } from './labels.js';
+export { policyLabel } from './file-contexts.js';
+export { readXattrs, writeXattrs, xattrsUnavailable, type Xattrs } from './xattrs.js';
+export { fileMeta, type FileMeta } from './file-meta.js';
 export { fstabCheck, planFstabDisable, planFstabNofail, fstabDisable, fstabNofail, type FstabEntry, type FstabCheckOptions } from './fstab.js';
 export { readJournal, lastUndoable, JOURNAL_PATH, UNDO_DIR, type JournalEntry, type JournalFile } from './journal.js';
 export { planUndo, undoChange, type UndoOptions } from './undo.js';
+export { planFstabMounts, mountAll, unmountAll, type FstabMount, type FstabMountPlan } from './fstab-mounts.js';
 export { planChroot, runChroot, withChroot, targetShell, type LauncherKind, type ChrootOptions, type ChrootPlan, type ChrootResult, type ChrootMount } from './chroot.js';
 export { readPasswordStdin, readPasswordTty } from './password-input.js';
 export { planSummary } from './cli-support.js';

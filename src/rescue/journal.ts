@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { FormatError } from '../errors.js';
+import type { FileMeta } from './file-meta.js';
 import { resolveInRoot } from './target.js';
 
 /**
@@ -15,20 +16,8 @@ import { resolveInRoot } from './target.js';
 export const JOURNAL_PATH = 'var/log/rdrescue.log';
 export const UNDO_DIR = 'var/lib/rdrescue/undo';
 
-/** A file's permission bits (setuid, setgid and sticky included), owner and group. */
-export interface FileMeta {
-  mode: number;
-  uid: number;
-  gid: number;
-}
-
 export function octal(mode: number): string {
   return `0${(mode & 0o7777).toString(8).padStart(3, '0')}`;
-}
-
-export function fileMeta(hostPath: string): FileMeta {
-  const st = lstatSync(hostPath);
-  return { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
 }
 
 export interface JournalFile {
@@ -38,7 +27,7 @@ export interface JournalFile {
   existed: boolean;
   /** Where its previous content is saved, inside the target. */
   saved?: string;
-  /** Mode and owner it had before the change, put back by undo (entries older than this field keep the current ones). */
+  /** Mode, owner and extended attributes it had before the change, put back by undo (entries older than this field keep the current ones). */
   meta?: FileMeta;
   /** sha256 of the content we left (absent: we removed it); undo checks nobody changed it since. */
   afterSha256?: string;
@@ -53,6 +42,8 @@ export interface JournalEntry {
   files: JournalFile[];
   /** For an undo: the entry it reverted. */
   undoes?: number;
+  /** Files the change left without an SELinux label: a relabel request stays while an entry not undone lists some. */
+  unlabelled?: string[];
 }
 
 export function sha256(b: Buffer): string {
@@ -83,9 +74,13 @@ export function nextJournalId(root: string): number {
   return readJournal(root).reduce((m, e) => Math.max(m, e.id), 0) + 1;
 }
 
+export function undoneIds(entries: JournalEntry[]): Set<number> {
+  return new Set(entries.flatMap((e) => (e.undoes !== undefined ? [e.undoes] : [])));
+}
+
 /** The newest entry that changed something and has not been undone. */
 export function lastUndoable(entries: JournalEntry[]): JournalEntry | undefined {
-  const undone = new Set(entries.flatMap((e) => (e.undoes !== undefined ? [e.undoes] : [])));
+  const undone = undoneIds(entries);
   for (let i = entries.length - 1; i >= 0; i--) {
     const e = entries[i];
     if (e.undoes === undefined && !undone.has(e.id) && e.files.length > 0) return e;

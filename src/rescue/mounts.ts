@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, openSync, readFileSync, readSync, realpathSync } from 'node:fs';
 import { RdError, EXIT } from '../errors.js';
 import { findProgram } from './programs.js';
+import { makeWritable } from '../host/writable.js';
 
 /** One line of /proc/self/mountinfo (proc(5)). */
 export interface MountInfo {
@@ -84,7 +85,8 @@ export function runMount(args: string[]): void {
   if (!prog) throw new RdError(`no "mount" program in PATH; cannot run: mount ${args.join(' ')}`, {}, EXIT.failure);
   const r = spawnSync(prog, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   if (r.status !== 0) {
-    const msg = (r.stderr || r.stdout || '').trim().split('\n').pop() || `exit status ${r.status}`;
+    // mount's first line says why ("cannot remount … read-write, is write-protected"); later ones point at dmesg
+    const msg = (r.stderr || r.stdout || '').trim().split('\n')[0].trim() || `exit status ${r.status}`;
     throw new RdError(`mount ${args.join(' ')} failed: ${msg}`);
   }
 }
@@ -99,6 +101,8 @@ export function runUmount(target: string, lazy = false): boolean {
 export interface CleanState {
   clean: boolean;
   reason?: string;
+  /** The kernel recorded errors (s_state ERROR_FS, s_error_count): a write may make the damage worse. */
+  errors?: string;
 }
 
 export function ext4CleanState(device: string): CleanState | undefined {
@@ -117,7 +121,11 @@ export function ext4CleanState(device: string): CleanState | undefined {
   if (sb.readUInt16LE(0x38) !== 0xef53) return undefined;
   const state = sb.readUInt16LE(0x3a);
   const incompat = sb.readUInt32LE(0x60);
-  if (state & 2) return { clean: false, reason: 'the filesystem has recorded errors' };
+  const count = sb.readUInt32LE(0x194);
+  if (state & 2 || count > 0) {
+    const errors = `${count || 'some'} error${count === 1 ? '' : 's'} recorded in the superblock`;
+    return { clean: false, reason: `the filesystem has ${errors}`, errors };
+  }
   if (!(state & 1)) return { clean: false, reason: 'the filesystem was not cleanly unmounted' };
   if (incompat & 0x4) return { clean: false, reason: 'the journal needs recovery' };
   return { clean: true };
@@ -148,9 +156,25 @@ export function planRemount(path: string, mode: 'ro' | 'rw', mounts: MountInfo[]
   return { mountPoint: m.mountPoint, device: m.source, fsType: m.fsType, from, to: mode, changed: from !== mode, warnings };
 }
 
-/** Remounts as planned and checks the kernel agrees. */
-export function applyRemount(plan: RemountResult): void {
+/**
+ * Refuses to change the filesystem holding `path` when its superblock
+ * records errors, unless `force`; the refusal gives the exact fsck command.
+ * With force: the warning to print.
+ */
+export function refuseRecordedErrors(path: string, force: boolean, mounts: MountInfo[] = readMountinfo()): string | undefined {
+  const m = mountOf(path, mounts);
+  const st = m?.source.startsWith('/dev/') ? ext4CleanState(m.source) : undefined;
+  if (!m || !st?.errors) return undefined;
+  const fsck = `umount ${m.mountPoint} && e2fsck -f ${m.source}`;
+  if (!force) throw new RdError(`${m.source} (${m.fsType}, mounted at ${m.mountPoint}) has ${st.errors}; writing to it may make the damage worse. Check it first: ${fsck}, mount it again and re-run; or add --force to write anyway; nothing was changed`, {}, EXIT.refused);
+  return `writing to ${m.source} although it has ${st.errors} (--force); check it soon: ${fsck}`;
+}
+
+/** Remounts as planned and checks the kernel agrees; returns a note when it had to do more (a disk `rdrescue mount` holds read-only). */
+export function applyRemount(plan: RemountResult): string | undefined {
   if (!plan.changed) return;
+  const madeWritable = plan.to === 'rw' ? makeWritable(plan.mountPoint) : undefined;
+  if (madeWritable) return madeWritable;
   try {
     runMount(['-o', `remount,${plan.to}`, plan.mountPoint]);
   } catch (e) {

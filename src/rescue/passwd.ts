@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { FormatError, RdError, EXIT } from '../errors.js';
 import { applyPlan, type ApplyOptions, type ApplyResult, type FileChange, type Plan } from './plan.js';
-import { relabelAfterReplace, remountIfReadOnly } from './relabel.js';
+import { withLabels } from './labels.js';
+import { remountIfReadOnly } from './relabel.js';
 import { hashPassword } from './sha512crypt.js';
 import { checkUserName, daysSinceEpoch, findUser, isExpired, parseShadow, passwdUsers, serializeShadow, withEntry, type ShadowEntry, type ShadowFile } from './shadow.js';
 import { resolveInRoot } from './target.js';
@@ -66,7 +67,7 @@ export interface PasswordOptions {
   password?: string;
   /** A ready crypt string, used as given. */
   hash?: string;
-  /** Skip /.autorelabel even when SELinux is on. */
+  /** Never ask for a relabel, even when SELinux is on and a file has no label to keep (the notes name it). */
   noRelabel?: boolean;
   /** Clear a passed account expiry date (field 8). */
   clearExpiry?: boolean;
@@ -98,12 +99,7 @@ export function planPassword(root: string, o: PasswordOptions): Plan {
   }
   const change = shadowChange(loaded, e, what);
   const changes: FileChange[] = change ? [change] : [];
-  if (change) {
-    const rl = relabelAfterReplace(root, o.noRelabel === true);
-    if (rl.change) changes.push(rl.change);
-    notes.push(rl.note);
-  }
-  return {
+  return withLabels({
     action: 'passwd',
     root,
     subject: o.user,
@@ -112,7 +108,7 @@ export function planPassword(root: string, o: PasswordOptions): Plan {
     lockShadow: true,
     notes,
     satisfied: changes.length === 0,
-  };
+  }, { skip: o.noRelabel });
 }
 
 /** Plans and applies a password reset (the library form of `rdrescue passwd`). */

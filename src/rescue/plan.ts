@@ -1,9 +1,12 @@
 import { RdError } from '../errors.js';
 import { atomicReplace, durableRemove } from './atomic-write.js';
-import { appendJournal, fileMeta, nextJournalId, saveUndoCopy, sha256, type FileMeta, type JournalFile } from './journal.js';
+import { fileMeta, type FileMeta } from './file-meta.js';
+import { appendJournal, nextJournalId, saveUndoCopy, sha256, type JournalFile } from './journal.js';
+import { autorelabelPath, relabelRequested } from './labels.js';
 import { checkShadowUnlocked, lockShadow, type ShadowLock } from './lock.js';
-import { applyRemount, type RemountResult } from './mounts.js';
+import { applyRemount, refuseRecordedErrors, type RemountResult } from './mounts.js';
 import { readTargetFile, resolveInRoot } from './target.js';
+import { SELINUX_XATTR } from './xattrs.js';
 
 /**
  * Every rescue action is a plan first (what would change, or "already
@@ -22,8 +25,10 @@ export interface FileChange {
   createMode?: number;
   /** Mode and owner the file had before this change began, when something before the content (a runbook write's chown) changed them already; default: as found when applied. Journaled for undo. */
   previousMeta?: FileMeta;
-  /** Mode and owner for the new content (undo putting them back); default: the replaced file's. */
+  /** Mode, owner and extended attributes for the new content (undo putting them back); default: the replaced file's. */
   setMeta?: FileMeta;
+  /** SELinux context for a file that has none to keep (a new file: its policy's label). */
+  label?: string;
   /** What changes, for people (never a password or hash). */
   description: string[];
 }
@@ -42,10 +47,14 @@ export interface Plan {
   satisfied: boolean;
   /** For undo plans: the journal entry reverted. */
   undoes?: number;
+  /** SELinux is on and relabelling is allowed: a label the host refuses to set at apply time makes apply ask for a relabel. */
+  relabelOnLoss?: boolean;
+  /** Files this plan leaves without an SELinux label (journaled: undo keeps a relabel request while some are there). */
+  unlabelled?: string[];
 }
 
 export interface ApplyOptions {
-  /** Break a stale shadow lock. */
+  /** Break a stale shadow lock; write to a filesystem whose superblock records errors. */
   force?: boolean;
   /** Do not write /var/log/rdrescue.log (the change is still made). */
   noJournal?: boolean;
@@ -66,9 +75,11 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions = {}): Promise<Ap
   const notes = [...plan.notes];
   if (plan.satisfied) return { plan, applied: false, notes };
   if (plan.lockShadow) checkShadowUnlocked(plan.root, { force: opts.force });
+  const forced = refuseRecordedErrors(plan.root, opts.force === true);
+  if (forced) notes.push(forced);
   if (plan.remount?.changed) {
-    applyRemount(plan.remount);
-    notes.push(`remounted ${plan.remount.mountPoint} ${plan.remount.to}`);
+    const said = applyRemount(plan.remount);
+    notes.push(said ?? `remounted ${plan.remount.mountPoint} ${plan.remount.to}`);
   }
   let lock: ShadowLock | undefined;
   if (plan.lockShadow) {
@@ -82,6 +93,7 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions = {}): Promise<Ap
     }
     const id = opts.noJournal ? undefined : nextJournalId(plan.root);
     const files: JournalFile[] = [];
+    const lost: string[] = [];
     for (const c of plan.changes) {
       const host = resolveInRoot(plan.root, c.path);
       const jf: JournalFile = { path: c.path, existed: c.before !== null };
@@ -91,15 +103,26 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions = {}): Promise<Ap
       }
       if (c.after === null) durableRemove(host);
       else {
-        atomicReplace(host, c.after, c.before, { backup: c.backup && resolveInRoot(plan.root, c.backup), createMode: c.createMode, meta: c.setMeta });
+        const r = atomicReplace(host, c.after, c.before, { backup: c.backup && resolveInRoot(plan.root, c.backup), createMode: c.createMode, meta: c.setMeta, label: c.label });
         jf.afterSha256 = sha256(c.after);
+        for (const k of r.notKept) {
+          notes.push(`${c.path}: ${k.name} could not be kept (${k.error})`);
+          if (k.name === SELINUX_XATTR) lost.push(c.path);
+        }
       }
       files.push(jf);
+    }
+    if (lost.length && plan.relabelOnLoss && !relabelRequested(plan.root)) {
+      const request = autorelabelPath(plan.root);
+      atomicReplace(resolveInRoot(plan.root, request), Buffer.alloc(0), null, { createMode: 0o644 });
+      files.push({ path: request, existed: false, afterSha256: sha256(Buffer.alloc(0)) });
+      notes.push(`${request} created: the next boot relabels every file (SELinux), because ${lost.join(', ')} could not be given ${lost.length === 1 ? 'its' : 'their'} label here`);
     }
     if (id !== undefined) {
       const summary = [...(plan.remount?.changed ? [`remounted ${plan.remount.mountPoint} ${plan.remount.to}`] : []), ...plan.changes.flatMap((c) => c.description)];
       try {
-        appendJournal(plan.root, { id, time: new Date().toISOString(), action: plan.action, subject: plan.subject, summary, files, undoes: plan.undoes });
+        const unlabelled = [...new Set([...(plan.unlabelled ?? []), ...lost])];
+        appendJournal(plan.root, { id, time: new Date().toISOString(), action: plan.action, subject: plan.subject, summary, files, undoes: plan.undoes, ...(unlabelled.length && { unlabelled }) });
       } catch (e) {
         // the change itself is done and durable; failing now would make it look undone
         notes.push(`the change is made, but it could not be recorded in /var/log/rdrescue.log (${(e as Error).message}), so status --undo will not know it`);

@@ -1,9 +1,12 @@
 import { RdError, FormatError, EXIT } from '../errors.js';
-import { lastUndoable, octal, readJournal, sha256, type JournalEntry } from './journal.js';
+import { selinuxState } from './facts.js';
+import { lastUndoable, octal, readJournal, sha256, undoneIds, type JournalEntry } from './journal.js';
+import { AUTORELABEL, labelOf, SUSE_AUTORELABEL, withLabels } from './labels.js';
 import { applyPlan, type ApplyOptions, type ApplyResult, type FileChange, type Plan } from './plan.js';
 import { SHADOW } from './passwd.js';
 import { remountIfReadOnly } from './relabel.js';
 import { readTargetFile, resolveInRoot } from './target.js';
+import { describeXattrs } from './xattrs.js';
 
 /**
  * `status --undo LAST`: put back what one journal entry changed, from the
@@ -42,7 +45,8 @@ export function planUndo(root: string, o: UndoOptions = {}): Plan {
     if (f.meta && ![f.meta.mode, f.meta.uid, f.meta.gid].every((n) => Number.isInteger(n) && n >= 0 && n < 2 ** 32)) {
       throw new FormatError(`entry ${entry.id} records no valid mode and owner for it; the journal was edited`, { file: f.path });
     }
-    const meta = f.existed && f.meta ? `, mode ${octal(f.meta.mode)}, owner ${f.meta.uid}:${f.meta.gid}` : '';
+    const xattrs = f.meta?.xattrs && Object.keys(f.meta.xattrs).length ? `, ${describeXattrs(f.meta.xattrs)}` : '';
+    const meta = f.existed && f.meta ? `, mode ${octal(f.meta.mode)}, owner ${f.meta.uid}:${f.meta.gid}${xattrs}` : '';
     changes.push({
       path: f.path,
       before: now,
@@ -51,7 +55,8 @@ export function planUndo(root: string, o: UndoOptions = {}): Plan {
       description: [f.existed ? `restored as it was before entry ${entry.id} (${entry.action})${meta}` : `removed (entry ${entry.id} created it)`],
     });
   }
-  return {
+  keepNeededRelabel(root, entries, entry, changes, notes);
+  return withLabels({
     action: 'undo',
     root,
     subject: `${entry.id} (${entry.action}${entry.subject ? ` ${entry.subject}` : ''})`,
@@ -61,7 +66,25 @@ export function planUndo(root: string, o: UndoOptions = {}): Plan {
     notes,
     satisfied: changes.length === 0,
     undoes: entry.id,
-  };
+  });
+}
+
+/**
+ * Taking back a relabel request while a file is still unlabelled re-arms
+ * the lockout (an enforcing boot leaves it unlabeled_t): the removal is
+ * dropped when a file this undo restores has no recorded label, or another
+ * change not undone left files unlabelled.
+ */
+function keepNeededRelabel(root: string, entries: JournalEntry[], entry: JournalEntry, changes: FileChange[], notes: string[]): void {
+  const i = changes.findIndex((c) => c.after === null && (c.path === AUTORELABEL || c.path === SUSE_AUTORELABEL));
+  if (i < 0 || !selinuxState(root).relabelNeeded) return;
+  const undone = undoneIds(entries);
+  const restored = changes.filter((c) => c.after !== null && !labelOf(c.setMeta?.xattrs)).map((c) => c.path);
+  const others = entries.filter((e) => e.id !== entry.id && e.undoes === undefined && !undone.has(e.id)).flatMap((e) => e.unlabelled ?? []);
+  const need = [...new Set([...restored, ...others])];
+  if (!need.length) return;
+  notes.push(`${changes[i].path} is kept: ${need.join(', ')} still ${need.length === 1 ? 'has' : 'have'} no SELinux label, and an enforcing boot would leave ${need.length === 1 ? 'it' : 'them'} unlabeled_t`);
+  changes.splice(i, 1);
 }
 
 export async function undoChange(opts: UndoOptions & ApplyOptions & { root: string }): Promise<ApplyResult> {

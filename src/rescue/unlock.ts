@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { RdError, EXIT } from '../errors.js';
 import { applyPlan, type ApplyOptions, type ApplyResult, type FileChange, type Plan } from './plan.js';
 import { loadUserShadow, shadowChange } from './passwd.js';
-import { relabelAfterReplace, remountIfReadOnly } from './relabel.js';
+import { withLabels } from './labels.js';
+import { remountIfReadOnly } from './relabel.js';
 import { isExpired, type ShadowEntry } from './shadow.js';
 import { readTargetText, resolveInRoot } from './target.js';
 
@@ -65,9 +66,6 @@ export function planUnlock(root: string, o: UnlockOptions): Plan {
   const sc = shadowChange(loaded, e, what);
   if (sc) {
     changes.push(sc);
-    const rl = relabelAfterReplace(root, o.noRelabel === true);
-    if (rl.change) changes.push(rl.change);
-    notes.push(rl.note);
   }
   for (const dir of faillockDirs(root)) {
     if (isVolatile(dir)) continue;
@@ -80,7 +78,7 @@ export function planUnlock(root: string, o: UnlockOptions): Plan {
     }
     if (before.length) changes.push({ path: tally, before, after: Buffer.alloc(0), description: [`faillock tally of ${o.user} reset (${before.length} bytes of failed attempts)`] });
   }
-  return {
+  return withLabels({
     action: 'unlock',
     root,
     subject: o.user,
@@ -89,7 +87,7 @@ export function planUnlock(root: string, o: UnlockOptions): Plan {
     lockShadow: sc !== undefined,
     notes,
     satisfied: changes.length === 0,
-  };
+  }, { skip: o.noRelabel });
 }
 
 export async function unlockUser(opts: UnlockOptions & ApplyOptions & { root: string }): Promise<ApplyResult> {

@@ -1,9 +1,12 @@
 import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync } from 'node:fs';
 import { RdError } from '../errors.js';
-import { appendJournal, fileMeta, nextJournalId, saveUndoCopy, sha256, type FileMeta, type JournalFile } from '../rescue/journal.js';
-import { applyRemount } from '../rescue/mounts.js';
+import { fileMeta, type FileMeta } from '../rescue/file-meta.js';
+import { appendJournal, nextJournalId, saveUndoCopy, sha256, type JournalFile } from '../rescue/journal.js';
+import { applyRemount, refuseRecordedErrors } from '../rescue/mounts.js';
 import { applyPlan, describePlan, type ApplyResult, type Plan } from '../rescue/plan.js';
 import { resolveInRoot } from '../rescue/target.js';
+import { labelXattr } from '../rescue/file-contexts.js';
+import { SELINUX_XATTR, writeXattrs } from '../rescue/xattrs.js';
 
 /**
  * The `write` and `ssh-key` steps change content (a rescue Plan, applied,
@@ -17,6 +20,8 @@ export interface MetaChange {
   /** In-target path, links already resolved. */
   path: string;
   mkdir?: boolean;
+  /** SELinux context for the directory made (its policy's label). */
+  label?: string;
   mode?: number;
   uid?: number;
   gid?: number;
@@ -41,9 +46,13 @@ export function describeFilePlan(fp: FilePlan, applied = false): string[] {
   return fp.plan.changes.length ? lines : [...lines.filter((l) => !l.startsWith('note:')), ...meta([...fp.before, ...fp.after]), ...lines.filter((l) => l.startsWith('note:'))];
 }
 
-function applyMeta(root: string, m: MetaChange): void {
+function applyMeta(root: string, m: MetaChange, notes: string[]): void {
   const host = resolveInRoot(root, m.path, false);
-  if (m.mkdir) mkdirSync(host, { mode: 0o700 });
+  if (m.mkdir) {
+    mkdirSync(host, { mode: 0o700 });
+    const failed = m.label ? writeXattrs(host, { [SELINUX_XATTR]: labelXattr(m.label) }, false) : [];
+    if (failed.length) notes.push(`${m.path}: its label could not be set (${failed[0].error})`);
+  }
   // the path was checked when planned; a link appearing since is someone racing us
   if (lstatSync(host).isSymbolicLink()) throw new RdError('became a symbolic link after the plan was made; nothing more was changed', { file: m.path });
   if (m.uid !== undefined || m.gid !== undefined) chownSync(host, m.uid ?? -1, m.gid ?? -1);
@@ -54,9 +63,10 @@ export async function applyFilePlan(fp: FilePlan): Promise<ApplyResult> {
   const { plan } = fp;
   if (fp.satisfied) return { plan, applied: false, notes: plan.notes };
   const notes = [...plan.notes];
+  refuseRecordedErrors(plan.root, false);
   if (plan.remount?.changed) {
-    applyRemount(plan.remount);
-    notes.push(`remounted ${plan.remount.mountPoint} ${plan.remount.to}`);
+    const said = applyRemount(plan.remount);
+    notes.push(said ?? `remounted ${plan.remount.mountPoint} ${plan.remount.to}`);
   }
   // Mode and owner of the regular files as they were before anything here touches them, journaled so undo puts them back.
   const prior = new Map<string, FileMeta>();
@@ -64,11 +74,12 @@ export async function applyFilePlan(fp: FilePlan): Promise<ApplyResult> {
     const host = resolveInRoot(plan.root, p, false);
     if (lstatSync(host, { throwIfNoEntry: false })?.isFile()) prior.set(p, fileMeta(host));
   }
-  for (const m of fp.before) applyMeta(plan.root, m);
+  for (const m of fp.before) applyMeta(plan.root, m, notes);
   let journalId: number | undefined;
   if (plan.changes.length) {
     const r = await applyPlan({ ...plan, remount: undefined, changes: plan.changes.map((c) => ({ ...c, previousMeta: prior.get(c.path) })) });
     journalId = r.journalId;
+    notes.push(...r.notes.filter((n) => !notes.includes(n)));
   } else {
     journalId = nextJournalId(plan.root);
     const summary = [...(plan.remount?.changed ? [`remounted ${plan.remount.mountPoint} ${plan.remount.to}`] : []), ...[...fp.before, ...fp.after].map((m) => `${m.path}: ${m.what}`)];
@@ -79,6 +90,6 @@ export async function applyFilePlan(fp: FilePlan): Promise<ApplyResult> {
     });
     appendJournal(plan.root, { id: journalId, time: new Date().toISOString(), action: plan.action, subject: plan.subject, summary, files });
   }
-  for (const m of fp.after) applyMeta(plan.root, m);
+  for (const m of fp.after) applyMeta(plan.root, m, notes);
   return { plan, applied: true, journalId, notes };
 }

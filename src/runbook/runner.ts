@@ -1,9 +1,10 @@
 import { basename } from 'node:path';
 import { RdError, EXIT } from '../errors.js';
 import { appendJournal, nextJournalId } from '../rescue/journal.js';
+import { mountAll, planFstabMounts, unmountAll, type FstabMount } from '../rescue/fstab-mounts.js';
 import { applyRemount, planRemount } from '../rescue/mounts.js';
 import type { Runbook } from './load.js';
-import { checkStep, planStep, stepLabel, type PlannedStep, type RunbookStep, type StepChange, type StepContext } from './steps.js';
+import { checkStep, gateStep, planStep, stepLabel, stepWritesUnder, type PlannedStep, type RunbookStep, type StepChange, type StepContext } from './steps.js';
 
 /**
  * Planning and running a runbook. `plan` plans every step against the
@@ -53,6 +54,22 @@ export interface RunbookTarget {
   sandbox?: boolean;
 }
 
+/**
+ * The target's own filesystems a step writes under (its /home for ssh-key),
+ * mounted for the step as its boot would mount them, so the key lands on the
+ * real /home and not in the root filesystem's directory hidden under it.
+ * One that cannot be mounted here refuses the step, saying why.
+ */
+function mountForStep(s: RunbookStep, t: RunbookTarget): { held: FstabMount[]; lines: string[] } {
+  const under = t.sandbox ? [] : stepWritesUnder(s, t.root);
+  if (!under.length) return { held: [], lines: [] };
+  const f = planFstabMounts(t.root, { under });
+  if (f.blocked.length) {
+    throw new RdError(`writes under a filesystem of the target's own that cannot be mounted here (${f.blocked.join('; ')}): the change would land in the root filesystem's directory, hidden by the real one at boot. Mount it inside the target first (rdrescue mount does), or fix the fstab entry`, {}, EXIT.refused);
+  }
+  return { held: mountAll(f.mounts), lines: f.mounts.map((m) => `mounted the target's ${m.what} for this step`) };
+}
+
 function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
@@ -62,12 +79,16 @@ function where(rb: Runbook, s: RunbookStep): string {
 }
 
 /** The checks that refuse a hostile runbook before anything is changed. */
-export function checkRunbook(rb: Runbook, root: string): void {
+export function checkRunbook(rb: Runbook, root: string, sandbox = false): void {
   for (const s of rb.steps) {
+    let held: FstabMount[] = [];
     try {
+      held = mountForStep(s, { root, sandbox }).held;
       checkStep(s, root);
     } catch (e) {
       throw new RdError(`${where(rb, s)}: ${message(e)}; nothing was changed`, {}, e instanceof RdError ? e.exitCode : EXIT.failure);
+    } finally {
+      unmountAll(held, []);
     }
   }
 }
@@ -77,6 +98,13 @@ function context(rb: Runbook, t: RunbookTarget, i: number, planned?: Array<Plann
     root: t.root,
     mountRoot: t.mountRoot ?? t.root,
     sandbox: t.sandbox === true,
+    mountedAs: planned
+      ? () => {
+          let state: 'ro' | 'rw' | undefined;
+          for (let j = 0; j < i; j++) if (planned[j] && !planned[j]!.satisfied && planned[j]!.remounts) state = planned[j]!.remounts;
+          return state;
+        }
+      : undefined,
     writesFollow: () => {
       for (let j = i + 1; j < rb.steps.length && rb.steps[j].kind !== 'remount'; j++) {
         try {
@@ -102,16 +130,23 @@ function mayEnable(earlier: RunbookStep, later: RunbookStep): boolean {
 }
 
 export function planRunbook(rb: Runbook, t: RunbookTarget): RunbookReport {
-  checkRunbook(rb, t.root);
+  checkRunbook(rb, t.root, t.sandbox === true);
   const planned: Array<PlannedStep | undefined> = [];
   const errors: Array<{ message: string; refused: boolean }> = [];
   // remount steps look ahead at the plans of the steps after them, so those come first
   const order = [...rb.steps.filter((s) => s.kind !== 'remount'), ...rb.steps.filter((s) => s.kind === 'remount')];
   for (const s of order) {
+    let held: FstabMount[] = [];
     try {
-      planned[s.index] = planStep(s, context(rb, t, s.index, planned));
+      const m = mountForStep(s, t);
+      held = m.held;
+      const p = planStep(s, context(rb, t, s.index, planned));
+      if (m.held.length) p.lines.push(...m.held.map((h) => `note: the target's ${h.target} is mounted for this step (fstab)`));
+      planned[s.index] = p;
     } catch (e) {
       errors[s.index] = { message: message(e), refused: e instanceof RdError && e.exitCode === EXIT.refused };
+    } finally {
+      unmountAll(held, []);
     }
   }
   const steps = rb.steps.map((s, i): StepReport => {
@@ -149,6 +184,13 @@ export function planRunbook(rb: Runbook, t: RunbookTarget): RunbookReport {
 export async function runRunbook(rb: Runbook, t: RunbookTarget, pre: RunbookReport = planRunbook(rb, t)): Promise<RunbookReport> {
   const blocking = pre.steps.find((s) => s.status === 'error' && !s.deferred);
   if (blocking) throw new RdError(`${rb.file}:${blocking.line}: step ${blocking.step} (${blocking.label}): ${blocking.error}; nothing was changed`, {}, blocking.refused ? EXIT.refused : EXIT.badInput);
+  for (const s of rb.steps) {
+    try {
+      await gateStep(s, t.root);
+    } catch (e) {
+      throw new RdError(`${where(rb, s)}: ${message(e)}; nothing was changed`, {}, e instanceof RdError ? e.exitCode : EXIT.failure);
+    }
+  }
   const steps: StepReport[] = [];
   let failedStep: number | undefined;
   for (const s of rb.steps) {
@@ -157,16 +199,23 @@ export async function runRunbook(rb: Runbook, t: RunbookTarget, pre: RunbookRepo
       steps.push({ ...base, status: 'not run', lines: [] });
       continue;
     }
+    let held: FstabMount[] = [];
+    const after: string[] = [];
     try {
+      const m = mountForStep(s, t);
+      held = m.held;
       const p = planStep(s, context(rb, t, s.index));
-      if (p.satisfied) steps.push({ ...base, status: 'unchanged', lines: p.lines });
+      if (p.satisfied) steps.push({ ...base, status: 'unchanged', lines: [...m.lines, ...p.lines] });
       else {
         const r = await p.apply();
-        steps.push({ ...base, status: 'done', lines: r.lines, changes: p.changes, journalId: r.journalId });
+        steps.push({ ...base, status: 'done', lines: [...m.lines, ...r.lines], changes: p.changes, journalId: r.journalId });
       }
     } catch (e) {
       failedStep = s.index + 1;
       steps.push({ ...base, status: 'failed', error: message(e), lines: [] });
+    } finally {
+      unmountAll(held, after);
+      steps[steps.length - 1].lines.push(...after.map((n) => `note: ${n}`));
     }
   }
   const report: RunbookReport = { runbook: rb.file, root: t.mountRoot ?? t.root, mode: 'run', sandbox: t.sandbox === true, steps, changed: steps.filter((s) => s.status === 'done').length, ok: failedStep === undefined, failedStep, notes: [] };

@@ -1,7 +1,10 @@
 import { lstatSync, readFileSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { RdError, EXIT } from '../errors.js';
-import type { FileChange } from '../rescue/plan.js';
+import { selinuxState } from '../rescue/facts.js';
+import { policyLabel } from '../rescue/file-contexts.js';
+import { withLabels } from '../rescue/labels.js';
+import type { FileChange, Plan } from '../rescue/plan.js';
 import { remountIfReadOnly } from '../rescue/relabel.js';
 import { targetUser } from './accounts.js';
 import { octal, type FilePlan, type MetaChange } from './file-plan.js';
@@ -62,7 +65,9 @@ export function planSshKey(root: string, o: SshKeyOptions): FilePlan {
   const own = { uid: u.uid, gid: u.gid };
   const before: MetaChange[] = [];
   const after: MetaChange[] = [];
-  if (!dst) before.push({ path: dir, mkdir: true, ...own, mode: 0o700, what: `created, mode 0700, owner ${o.user} (${u.uid}:${u.gid})` });
+  const se = selinuxState(root);
+  const dirLabel = !dst && se.relabelNeeded ? policyLabel(root, se, dir, 'dir') : undefined;
+  if (!dst) before.push({ path: dir, mkdir: true, ...own, mode: 0o700, label: dirLabel, what: `created, mode 0700, owner ${o.user} (${u.uid}:${u.gid})` });
   else if ((dst.mode & 0o7777) !== 0o700 || dst.uid !== u.uid || dst.gid !== u.gid) before.push({ path: dir, ...own, mode: 0o700, what: `mode ${octal(dst.mode)} -> 0700, owner ${dst.uid}:${dst.gid} -> ${u.uid}:${u.gid}` });
   if (fst && ((fst.mode & 0o7777) !== 0o600 || fst.uid !== u.uid || fst.gid !== u.gid)) before.push({ path: file, ...own, mode: 0o600, what: `mode ${octal(fst.mode)} -> 0600, owner ${fst.uid}:${fst.gid} -> ${u.uid}:${u.gid}` });
   const old = fst ? readFileSync(join(root, file)) : null;
@@ -75,8 +80,9 @@ export function planSshKey(root: string, o: SshKeyOptions): FilePlan {
     if (!fst) after.push({ path: file, ...own, what: `owner ${o.user} (${u.uid}:${u.gid})` });
   }
   const satisfied = changes.length === 0 && before.length === 0;
+  const plan: Plan = { action: 'ssh-key', root, subject: o.user, changes, remount: satisfied ? undefined : remountIfReadOnly(root), notes: present ? [`the key is already in ${file}`] : [], satisfied };
   return {
-    plan: { action: 'ssh-key', root, subject: o.user, changes, remount: satisfied ? undefined : remountIfReadOnly(root), notes: present ? [`the key is already in ${file}`] : [], satisfied },
+    plan: withLabels(plan, { dirs: dst ? [] : [{ path: dir, label: dirLabel }] }),
     before,
     after,
     satisfied,

@@ -14,6 +14,7 @@ import { planUnlock } from '../rescue/unlock.js';
 import { verifySha512crypt } from '../rescue/sha512crypt.js';
 import { isExpired } from '../rescue/shadow.js';
 import { resolveInRoot } from '../rescue/target.js';
+import { checkImage } from '../check/check.js';
 import { targetUser } from './accounts.js';
 import { applyFilePlan, describeFilePlan, type FilePlan } from './file-plan.js';
 import { checkSshKey, planSshKey } from './ssh-key.js';
@@ -35,6 +36,8 @@ export interface StepContext {
   sandbox: boolean;
   /** For `remount: rw`: whether a later step (before the next remount) has something to change. */
   writesFollow: () => boolean;
+  /** When planning a whole runbook: how the earlier steps will have left the target (undefined: as it is now). */
+  mountedAs?: () => 'ro' | 'rw' | undefined;
 }
 
 export interface StepChange {
@@ -51,6 +54,8 @@ export interface PlannedStep {
   lines: string[];
   changes: StepChange[];
   apply(): Promise<{ lines: string[]; journalId?: number }>;
+  /** How applying it leaves the target's mount, when it remounts. */
+  remounts?: 'ro' | 'rw';
 }
 
 /** A step as loaded from a runbook: kind, its argument, and a secret read from password_file/password_env. */
@@ -68,7 +73,11 @@ interface StepKind<A> {
   label(arg: A): string;
   /** Checks against the target before anything is changed (hostile input is refused here). */
   check?(arg: A, root: string): void;
+  /** Target paths it writes under: the target's own filesystems holding them are mounted around it. */
+  writesUnder?(arg: A, root: string): string[];
   plan(arg: A, ctx: StepContext, step: RunbookStep): PlannedStep;
+  /** Runs before any step of `run` applies anything; throwing stops the runbook with nothing changed. */
+  gate?(arg: A, root: string): Promise<void>;
 }
 
 /** Under --sandbox the view is always writable and the real target's mount is never touched. */
@@ -82,6 +91,7 @@ function fromPlan(p: Plan, ctx: StepContext): PlannedStep {
     satisfied: plan.satisfied,
     lines: describePlan(plan),
     changes: planSummary(plan).changes,
+    remounts: plan.remount?.changed ? plan.remount.to : undefined,
     apply: async () => {
       const r = await applyPlan(plan);
       return { lines: describePlan({ ...plan, notes: r.notes }, true), journalId: r.journalId };
@@ -94,6 +104,7 @@ function fromFilePlan(f: FilePlan, ctx: StepContext): PlannedStep {
   const meta = [...fp.before, ...fp.after].map((m): StepChange => ({ path: m.path, change: 'metadata', description: [m.what] }));
   return {
     satisfied: fp.satisfied,
+    remounts: fp.plan.remount?.changed ? fp.plan.remount.to : undefined,
     lines: describeFilePlan(fp),
     changes: [...planSummary(fp.plan).changes, ...(fp.plan.changes.length ? [] : meta)],
     apply: async () => {
@@ -120,8 +131,11 @@ const remount: StepKind<'rw' | 'ro'> = {
   schema: { enum: ['rw', 'ro'], description: 'remount the target root rw (only when a later step has something to write) or ro' },
   label: (a) => `remount ${a}`,
   plan(mode, ctx) {
-    const r = planRemount(ctx.mountRoot, mode);
-    if (!r.changed) return satisfied([`remount ${mode}: ${r.mountPoint} is already ${mode}`]);
+    const now = planRemount(ctx.mountRoot, mode);
+    // an earlier step of the same plan may open or close the target first: plan against what run will find
+    const from = ctx.mountedAs?.() ?? now.from;
+    const r = { ...now, from, changed: from !== mode };
+    if (!r.changed) return satisfied([`remount ${mode}: ${r.mountPoint} is already ${mode}${from !== now.from ? ' (by then)' : ''}`]);
     if (ctx.sandbox) return satisfied([`remount ${mode}: on the real target this remounts ${r.mountPoint} ${mode}; the sandbox view is writable, so it is skipped`]);
     if (mode === 'rw' && !ctx.writesFollow()) return satisfied([`remount rw: no later step has anything to write; ${r.mountPoint} stays ro`]);
     // a target that is a directory inside a bigger filesystem (a tree on a rescue host): remounting would hit that whole filesystem
@@ -130,6 +144,7 @@ const remount: StepKind<'rw' | 'ro'> = {
     return {
       satisfied: false,
       lines,
+      remounts: mode,
       changes: [{ path: r.mountPoint, change: 'mount', description: [`remount ${mode}`] }],
       apply: async () => {
         // the same library call as `rdrescue remount`, which journals it while the target is writable
@@ -246,6 +261,7 @@ const write: StepKind<{ path: string; content: string; mode?: string; owner?: st
     additionalProperties: false,
   },
   label: (a) => `write ${a.path}`,
+  writesUnder: (a) => [a.path],
   check(a, root) {
     resolveWithinTarget(root, a.path);
   },
@@ -261,6 +277,10 @@ const sshKey: StepKind<{ user: string; key: string }> = {
     additionalProperties: false,
   },
   label: (a) => `ssh-key ${a.user}`,
+  writesUnder: (a, root) => {
+    const home = targetUser(root, a.user)?.home;
+    return home?.startsWith('/') ? [home] : [];
+  },
   check(a, root) {
     checkSshKey(a.key);
     requireUser(root, a.user);
@@ -269,7 +289,23 @@ const sshKey: StepKind<{ user: string; key: string }> = {
   plan: (a, ctx) => fromFilePlan(planSshKey(ctx.root, a), ctx),
 };
 
-export const STEP_KINDS = { remount, passwd, unlock, fstab, chroot, relabel, write, 'ssh-key': sshKey } as const;
+const check: StepKind<{ image?: string; kernel?: string }> = {
+  schema: {
+    type: 'object',
+    description: 'rdrescue check of the target before anything else: the run stops, with nothing changed, when the image would not boot this kernel and this root',
+    properties: { image: { ...TARGET_PATH, description: 'the image inside the target (default: the newest in /boot)' }, kernel: { type: 'string', minLength: 1, description: "the kernel's version" } },
+    additionalProperties: false,
+  },
+  label: (a) => `check ${a.image ?? 'the newest /boot image'}`,
+  plan: (a) => satisfied([`checked before any step runs: ${a.image ?? 'the newest image in /boot'}${a.kernel ? ` for kernel ${a.kernel}` : ''}; an error stops the run with nothing changed`]),
+  async gate(a, root) {
+    const r = await checkImage({ root, image: a.image === undefined ? undefined : resolveInRoot(root, a.image), kernel: a.kernel });
+    const errors = r.findings.filter((f) => f.level === 'error');
+    if (errors.length) throw new RdError(`check of ${r.image} failed: ${errors.map((f) => `${f.code}: ${f.message}`).join('; ')}`, {}, EXIT.failure);
+  },
+};
+
+export const STEP_KINDS = { remount, passwd, unlock, fstab, chroot, relabel, write, 'ssh-key': sshKey, check } as const;
 export type StepKindName = keyof typeof STEP_KINDS;
 
 function kind(step: RunbookStep): StepKind<unknown> {
@@ -280,8 +316,16 @@ export function stepLabel(step: RunbookStep): string {
   return kind(step).label(step.arg);
 }
 
+export function stepWritesUnder(step: RunbookStep, root: string): string[] {
+  return kind(step).writesUnder?.(step.arg, root) ?? [];
+}
+
 export function checkStep(step: RunbookStep, root: string): void {
   kind(step).check?.(step.arg, root);
+}
+
+export async function gateStep(step: RunbookStep, root: string): Promise<void> {
+  await kind(step).gate?.(step.arg, root);
 }
 
 export function planStep(step: RunbookStep, ctx: StepContext): PlannedStep {

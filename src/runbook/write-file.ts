@@ -2,6 +2,7 @@ import { lstatSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { RdError, EXIT } from '../errors.js';
 import type { FileChange } from '../rescue/plan.js';
+import { withLabels } from '../rescue/labels.js';
 import { remountIfReadOnly } from '../rescue/relabel.js';
 import { resolveOwner } from './accounts.js';
 import { octal, type FilePlan, type MetaChange } from './file-plan.js';
@@ -57,7 +58,7 @@ export function planWriteFile(root: string, o: WriteFileOptions): FilePlan {
   }
   const satisfied = changes.length === 0 && beforeMeta.length === 0 && afterMeta.length === 0;
   return {
-    plan: {
+    plan: withLabels({
       action: 'write',
       root,
       subject: o.path,
@@ -65,7 +66,7 @@ export function planWriteFile(root: string, o: WriteFileOptions): FilePlan {
       remount: satisfied ? undefined : remountIfReadOnly(root),
       notes: satisfied && r.links.length ? [`${o.path} is reached${via}`] : [],
       satisfied,
-    },
+    }),
     before: beforeMeta,
     after: afterMeta,
     satisfied,

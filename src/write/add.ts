@@ -4,6 +4,7 @@ import type { EntryType } from '../cpio/entry.js';
 import type { WriteEntry } from '../cpio/writer.js';
 import { checkDest } from '../elf/tree.js';
 import { RdError, EXIT } from '../errors.js';
+import { refuseWritingUki } from '../image/write-refusal.js';
 import { ImageOutput, writeSegment } from './image-output.js';
 import { mergedView } from './merged-view.js';
 import { envSourceDateEpoch } from './tree-source.js';
@@ -55,6 +56,7 @@ export async function appendSegment(
   entries: AsyncIterable<WriteEntry> | Iterable<WriteEntry>,
   opts: AppendOptions = {},
 ): Promise<{ originalBytes: number; newBytes: number }> {
+  refuseWritingUki(image, out);
   const view = new Map<string, Node>();
   for (const [p, v] of await mergedView(image)) view.set(p, { type: v.type, target: v.target, nlink: v.nlink });
   const planned: WriteEntry[] = [];

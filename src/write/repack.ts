@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Compression } from '../compression/index.js';
 import type { CpioFormat } from '../cpio/header.js';
 import { RdError, EXIT } from '../errors.js';
+import { refuseWritingUki } from '../image/write-refusal.js';
 import { ImageOutput, writeSegment } from './image-output.js';
 import { treeSource, type PackOptions } from './tree-source.js';
 
@@ -59,6 +60,7 @@ export function detectLayout(dir: string): { early: string[]; main: string[] } |
  * rebuilt; otherwise `dir` is the main archive behind `opts.early`.
  */
 export async function repackImage(dir: string, out: string, opts: RepackOptions = {}): Promise<RepackReport> {
+  refuseWritingUki(undefined, out);
   let st;
   try {
     st = lstatSync(dir);

@@ -1,8 +1,9 @@
 import t, { type Test } from 'tap';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, lstatSync, openSync, readSync, closeSync, readdirSync, readFileSync, realpathSync, mkdirSync, symlinkSync, writeFileSync, unlinkSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { resolveClosure, type Closure } from '../../src/elf/closure.js';
+import { platformFor } from '../../src/elf/platform.js';
 import { readElf } from '../../src/elf/elf.js';
 import { RdError } from '../../src/errors.js';
 import { rdrescue } from '../helpers/cli.js';
@@ -145,16 +146,27 @@ t.test('RPATH is inherited down the loading chain, RUNPATH is not', async (t) =>
   }
 });
 
+/** $PLATFORM as the host's ld.so itself reports it (glibc >= 2.33), the oracle for platformFor. */
+function ldsoPlatform(): string {
+  const out = execFileSync('/lib64/ld-linux-x86-64.so.2', ['--list-diagnostics'], { encoding: 'utf8' });
+  const m = /^dl_platform="([^"]*)"$/m.exec(out);
+  if (!m) throw new Error('ld.so --list-diagnostics printed no dl_platform');
+  return m[1]!;
+}
+
 t.test('$LIB and $PLATFORM expand as the host ld.so expands them', async (t) => {
+  // On an Intel CPU with AVX2 glibc's $PLATFORM is "haswell", not the kernel's AT_PLATFORM "x86_64".
+  const platform = ldsoPlatform();
+  t.equal(platformFor(62, 64), platform, `$PLATFORM is ld.so's dl_platform (${platform})`);
   const d = scratch(t);
   buildLibs(join(d, 'lib/x86_64-linux-gnu'));
-  mkdirSync(join(d, 'x86_64'));
-  copyFileSync(join(d, 'lib/x86_64-linux-gnu/libbar.so'), join(d, 'x86_64/libbar.so'));
+  mkdirSync(join(d, platform));
+  copyFileSync(join(d, 'lib/x86_64-linux-gnu/libbar.so'), join(d, platform, 'libbar.so'));
   unlinkSync(join(d, 'lib/x86_64-linux-gnu/libbar.so'));
-  const app = cc(join(d, 'app'), ['app.c'], [`-L${d}/lib/x86_64-linux-gnu`, `-L${d}/x86_64`, '-Wl,--no-as-needed', '-lfoo', '-lbar', '-Wl,-rpath,${ORIGIN}/$LIB:$ORIGIN/$PLATFORM']);
+  const app = cc(join(d, 'app'), ['app.c'], [`-L${d}/lib/x86_64-linux-gnu`, `-L${d}/${platform}`, '-Wl,--no-as-needed', '-lfoo', '-lbar', '-Wl,-rpath,${ORIGIN}/$LIB:$ORIGIN/$PLATFORM']);
   const c = resolveClosure([app]);
   sameAsLdd(t, app, c, ldd(app));
-  t.ok(c.programs[0].libraries.some((l) => l.path === `${d}/x86_64/libbar.so`));
+  t.ok(c.programs[0].libraries.some((l) => l.path === `${d}/${platform}/libbar.so`));
 });
 
 t.test('32-bit programs get 32-bit libraries', { skip: !gccCanM32() && 'gcc -m32 does not work here (install gcc-multilib)' }, async (t) => {

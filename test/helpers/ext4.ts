@@ -36,6 +36,8 @@ export interface Ext4Options {
   rw?: boolean;
   /** Mark the filesystem as not cleanly unmounted (superblock state 0) before mounting. */
   dirty?: boolean;
+  /** Record errors in the superblock (state ERROR_FS, error_count 2), as the kernel does when it meets corruption. */
+  recordedErrors?: boolean;
 }
 
 export interface Ext4Root {
@@ -95,6 +97,7 @@ export function makeExt4Root(o: Ext4Options): Ext4Root {
   mkdirSync(mnt);
   sh('mkfs.ext4', ['-q', '-F', '-d', staging, image, `${o.sizeMiB ?? 16}M`]);
   if (o.dirty) sh('debugfs', ['-w', '-R', 'ssv state 0', image]);
+  if (o.recordedErrors) for (const req of ['ssv state 3', 'ssv error_count 2']) sh('debugfs', ['-w', '-R', req, image]);
   const loop = sh('losetup', [...(o.readOnlyDevice ? ['-r'] : []), '-f', '--show', image]);
   let detached = false;
   const r: Ext4Root = {

@@ -21,7 +21,7 @@ export function distributionImage(): string {
   return p;
 }
 
-function cached(name: string, build: (out: string) => void): string {
+export function cached(name: string, build: (out: string) => void): string {
   const out = join(CACHE, `${installedKernel()}-${name}`);
   if (existsSync(out)) return out;
   mkdirSync(CACHE, { recursive: true });

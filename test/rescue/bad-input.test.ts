@@ -58,8 +58,23 @@ t.test('a read-only filesystem that cannot be remounted (losetup -r)', async (t)
   const before = snapshot(r);
   const res = rdrescue(['passwd', 'root', '--root', r.mnt, '--password-stdin'], { input: PW });
   refused(t, res, 1, /cannot remount .* rw: .*blockdev --getro .*nothing was changed/);
+  t.match(res.stderr, /cannot remount \/dev\/loop\d+ read-write, is write-protected/, "mount's own first line, not its pointer to dmesg");
   t.same(snapshot(r), before);
   t.ok(isReadOnly(r.mnt));
+});
+
+t.test('an ext4 whose superblock records errors: refused with the exact fsck command; --force writes', async (t) => {
+  const r = rhelRoot(t, { recordedErrors: true });
+  const before = snapshot(r);
+  const res = rdrescue(['passwd', 'root', '--root', r.mnt, '--password-stdin'], { input: PW });
+  refused(t, res, 4, new RegExp(`${r.loop} \\(ext4, mounted at ${r.mnt}\\) has 2 errors recorded in the superblock; .*Check it first: umount ${r.mnt} && e2fsck -f ${r.loop}, .*--force`));
+  t.same(snapshot(r), before);
+  t.ok(isReadOnly(r.mnt), 'not even remounted');
+  const forced = rdrescue(['passwd', 'root', '--root', r.mnt, '--password-stdin', '--force'], { input: PW });
+  t.equal(forced.status, 0, forced.stderr);
+  t.match(forced.stdout, /although it has 2 errors recorded in the superblock \(--force\); check it soon: umount/);
+  const remount = rdrescue(['remount', 'ro', '--root', r.mnt]);
+  t.equal(remount.status, 0, 'going read-only needs no --force');
 });
 
 t.test('a shadow line with the wrong number of fields', async (t) => {

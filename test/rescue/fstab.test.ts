@@ -6,8 +6,10 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fstabCheck } from '../../src/index.js';
-import { rdrescue } from '../helpers/cli.js';
-import { isReadOnly, rhelRoot } from './helpers.js';
+import { spawnSync } from 'node:child_process';
+import { BUNDLE, rdrescue } from '../helpers/cli.js';
+import { DEFAULT_DIRS } from '../helpers/ext4.js';
+import { debianRoot, isReadOnly, rhelRoot } from './helpers.js';
 
 const work = mkdtempSync(join(tmpdir(), 'rdrescue-fstab-'));
 t.teardown(() => rmSync(work, { recursive: true, force: true }));
@@ -41,7 +43,7 @@ t.test('--check names what would fail at boot, and why', async (t) => {
   t.same(entries.map((e) => e.line), [6, 7, 8, 9, 10, 11], 'line numbers of the file');
 
   const cli = rdrescue(['fstab', '--root', r.mnt]);
-  t.equal(cli.status, 0, cli.stderr);
+  t.equal(cli.status, 1, 'exit 1: /boot would stop the boot');
   t.match(cli.stdout, /\/boot .*FAILS BOOT: device UUID=0a1b2c3d-0000-4000-8000-00000000beef not found/);
 });
 
@@ -84,4 +86,28 @@ t.test('--nofail and --disable keep every other byte, a backup, and are idempote
   const none = rdrescue(['status', '--root', r.mnt, '--undo', 'LAST']);
   t.equal(none.status, 3);
   t.match(none.stderr, /nothing to undo/);
+});
+
+t.test('in a mount namespace with a bare /dev (no /dev/disk/by-*, as in a container or an initramfs without udev)', async (t) => {
+  const r = debianRoot(t, {
+    dirs: [...DEFAULT_DIRS, 'data'],
+    prepare: (d) => writeFileSync(join(d, 'etc/fstab'), `UUID=11111111-2222-3333-4444-555555555555 / ext4 errors=remount-ro 0 1\nUUID=0a1b2c3d-0000-4000-8000-00000000f00d /data ext4 defaults 0 2\n`),
+  });
+  const fstab = readFileSync(join(r.mnt, 'etc/fstab'));
+  // a tmpfs on /dev with only the nodes node needs: nothing names any disk
+  const bare = (args: string[]) =>
+    spawnSync('unshare', ['-m', 'sh', '-c', 'mount -t tmpfs tmpfs /dev && mknod -m 666 /dev/null c 1 3 && exec "$@"', 'sh', process.execPath, BUNDLE, ...args], { encoding: 'utf8' });
+  const check = bare(['fstab', '--root', r.mnt]);
+  t.equal(check.status, 1, 'exit 1: an entry would fail the boot');
+  t.match(check.stdout, /^\s+1\s+\/\s+ext4 .* ok$/m, "the root's own entry is fine: it is the mounted filesystem holding the target");
+  t.match(check.stdout, /^\s+2\s+\/data .*FAILS BOOT: device UUID=0a1b2c3d-0000-4000-8000-00000000f00d not found/m);
+  t.notMatch(check.stdout, /--(nofail|disable) \/(\s|,|$)/, 'never suggests touching the "/" line');
+  const disable = bare(['fstab', '--root', r.mnt, '--disable', '/']);
+  t.equal(disable.status, 4, `--disable / refused: ${disable.stderr}`);
+  t.match(disable.stderr, /fstab --disable \/: refused/);
+  t.equal(bare(['fstab', '--root', r.mnt, '--nofail', '/']).status, 4, '--nofail / refused');
+  t.same(readFileSync(join(r.mnt, 'etc/fstab')), fstab, 'the file is unchanged');
+  t.ok(isReadOnly(r.mnt), 'nor was the target remounted');
+  const good = bare(['fstab', '--root', r.mnt, '--json']);
+  t.equal(good.status, 1, '--json: exit 1 as well');
 });

@@ -88,7 +88,9 @@ t.test('status --undo LAST after passwd restores the old shadow from the journal
   res = rdrescue(['status', '--root', r.mnt, '--undo', '1']);
   t.equal(res.status, 0, res.stderr);
   t.same(readFileSync(shadow), original, 'and to the original bytes');
-  t.notOk(existsSync(join(r.mnt, '.autorelabel')), 'the relabel request made by change 1 is withdrawn too');
+  // the fixture's shadow never had a label: withdrawing the request would boot enforcing with it unlabeled_t
+  t.ok(existsSync(join(r.mnt, '.autorelabel')), 'the relabel request made by change 1 stays: the restored shadow has no label');
+  t.match(res.stdout, /\/\.autorelabel is kept: \/etc\/shadow still has no SELinux label/);
   const log = readFileSync(join(r.mnt, 'var/log/rdrescue.log'), 'utf8');
   t.notMatch(log, /\$6\$[./0-9A-Za-z]|\$y\$|pw-one|pw-two/, 'no hash or password in the journal');
 

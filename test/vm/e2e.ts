@@ -11,6 +11,7 @@ import { buildDracut, buildInitramfsTools } from './initramfs.js';
 import { chooseAccel, installedKernel, pvhVmlinux } from './kernel.js';
 import { missingTools, seconds } from './run.js';
 import { scenarios as promptScenarios } from './scenarios/prompt.js';
+import { scenarios as rescueHostScenarios } from './scenarios/rescue-host.js';
 import { buildSea } from './sea.js';
 
 const TOOLS = ['qemu-system-x86_64', 'dracut', 'mkinitramfs', 'mkfs.ext4', 'debugfs', 'e2fsck', 'mkpasswd', 'perl', 'xz', 'busybox', 'strip'];
@@ -61,7 +62,7 @@ async function main(): Promise<void> {
   const env: VmEnv = { accel, kver, key, vmlinux, baseDisk: disk.path, work, sea, images: { dracut: dracut.path, dracutSystemd: dracutSystemd.path, initramfsTools: itools.path } };
 
   // Each scenario file adds its own; list them here in the order they run.
-  const scenarios: Scenario[] = [...promptScenarios()];
+  const scenarios: Scenario[] = [...promptScenarios(), ...rescueHostScenarios()];
   const only = process.env.RDRESCUE_VM_ONLY;
   let ok = true;
   for (const [name, fn] of scenarios) {

@@ -13,6 +13,11 @@ export interface BuildOptions {
   systemd?: boolean;
   /** RDRESCUE_MODE=full in the generator's own configuration (dracut.conf.d, initramfs-tools conf.d); the hooks default to thin. */
   full?: boolean;
+  /** More dracut modules, kernel drivers, programs and files ([host path, path in the image]). */
+  modules?: string[];
+  drivers?: string[];
+  install?: string[];
+  include?: Array<[string, string]>;
 }
 
 /**
@@ -22,8 +27,10 @@ export interface BuildOptions {
  */
 export function buildDracut(kver: string, out: string, opts: BuildOptions = {}): void {
   const args = ['--force', '--quiet', '--no-hostonly', '--no-hostonly-cmdline', '--kver', kver,
-    '-m', `${opts.systemd ? 'systemd systemd-initrd dracut-systemd ' : ''}base rootfs-block kernel-modules${opts.hookExe ? ' rdrescue' : ''}`,
-    '--drivers', 'virtio_blk virtio_pci ext4', '--no-compress', '--no-early-microcode'];
+    '-m', `${opts.systemd ? 'systemd systemd-initrd dracut-systemd ' : ''}base rootfs-block kernel-modules${opts.hookExe ? ' rdrescue' : ''}${(opts.modules ?? []).map((m) => ` ${m}`).join('')}`,
+    '--drivers', ['virtio_blk virtio_pci ext4', ...(opts.drivers ?? [])].join(' '), '--no-compress', '--no-early-microcode',
+    ...(opts.install?.length ? ['--install', opts.install.join(' ')] : []),
+    ...(opts.include ?? []).flatMap(([src, dst]) => ['--include', src, dst])];
   if (!opts.hookExe) {
     run('dracut', [...args, out]);
     return;

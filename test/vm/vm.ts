@@ -9,8 +9,8 @@ export interface BootOptions {
   vmlinux: string;
   initrd: string;
   disk: string;
-  /** More virtio disks after the root (vdb, vdc, ...), e.g. one carrying a runbook. */
-  extraDisks?: string[];
+  /** More virtio disks after the root (vdb, vdc, ...), e.g. one carrying a runbook; read-only unless given as { path, writable: true }. */
+  extraDisks?: Array<string | { path: string; writable: true }>;
   append: string;
   /** Where the whole console transcript goes (always written, so a failure can be read afterwards). */
   log: string;
@@ -51,7 +51,7 @@ export class Vm {
       '-chardev', `socket,id=con,path=${path},server=on,wait=on`, '-serial', 'chardev:con',
       '-kernel', o.vmlinux, '-initrd', o.initrd, '-append', o.append,
       '-drive', `file=${o.disk},format=raw,if=virtio`,
-      ...(o.extraDisks ?? []).flatMap((d) => ['-drive', `file=${d},format=raw,if=virtio,readonly=on`]),
+      ...(o.extraDisks ?? []).flatMap((d) => ['-drive', typeof d === 'string' ? `file=${d},format=raw,if=virtio,readonly=on` : `file=${d.path},format=raw,if=virtio`]),
     ];
     if (o.accel === 'tcg') args.splice(2, 0, '-cpu', 'max');
     const proc = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'ignore', 'pipe'] });

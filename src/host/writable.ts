@@ -1,0 +1,38 @@
+import { RdError, EXIT } from '../errors.js';
+import { Holder, undo } from './holder.js';
+import { recordHolding, saveRecord, type HeldMount } from './record.js';
+
+/**
+ * A root `rdrescue mount` left read-only sits on read-only loop devices,
+ * which no remount can make writable. So a fixing command (passwd, unlock,
+ * fstab, run, relabel, remount rw) takes everything down and puts it back
+ * on writable loops with the same options minus the journal skips: the
+ * journals are replayed at that moment, as the user was told at mount.
+ */
+const SKIP_REPLAY = new Set(['ro', 'norecovery', 'noload', 'rescue=nologreplay']);
+
+/** Makes the disk under `path` writable when rdrescue mounted it read-only; returns what it says to the user, or undefined when `path` is not such a mount. */
+export function makeWritable(path: string): string | undefined {
+  const r = recordHolding(path);
+  if (!r || !r.readOnly) return undefined;
+  if (!r.complete) throw new RdError(`the rdrescue mount on ${r.at} did not finish (was it killed?); rdrescue umount ${r.at}, then mount again`, {}, EXIT.refused);
+  const old = r.steps;
+  const left = undo(old.filter((s) => s.kind !== 'dir'), { sync: true });
+  if (left.length) throw new RdError(`cannot make ${r.at} writable: ${left.join('; ')}`, {}, EXIT.failure);
+  remountAll(r, old);
+  return `made ${r.source} writable for this change: its filesystems were mounted again read-write (journals replayed)`;
+}
+
+function remountAll(r: HeldMount, old: HeldMount['steps']): void {
+  r.steps = [];
+  r.readOnly = false;
+  saveRecord(r);
+  const h = new Holder(r);
+  const renamed = new Map<string, string>();
+  for (const s of old) {
+    if (s.kind === 'dir') h.record.steps.push(s);
+    else if (s.kind === 'loop') renamed.set(s.device, h.attach({ ...s.spec, readOnly: false }));
+    else h.mount(renamed.get(s.device) ?? s.device, s.target, s.fsType, s.options.filter((o) => !SKIP_REPLAY.has(o)), s.what);
+  }
+  saveRecord(r);
+}
