@@ -56,6 +56,7 @@ export function register(program: Command): void {
       );
     });
   examples(cmd, [
+    ['rdrescue inject --thin /boot/initrd.img-6.1.0-18-amd64 -o /boot/initrd.img-6.1.0-18-amd64', 'a 4.7 KiB launcher that starts the rdrescue installed on the root'],
     ['rdrescue inject /boot/initrd.img-6.1.0-18-amd64 -o /boot/initrd.img-6.1.0-18-amd64 --compress zstd', 'rdrescue in that image\'s rescue shell from the next boot'],
     ['rdrescue inject /boot/initrd.img-6.1.0-18-amd64 -o /boot/initrd.rescue --runbook fix.yaml', 'a rescue image that applies fix.yaml once at boot'],
   ]);
