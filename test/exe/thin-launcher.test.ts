@@ -1,4 +1,4 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,6 +24,16 @@ function mount(args: string[], at: string): void {
   const r = spawnSync('mount', [...args, at], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`mount ${args.join(' ')} ${at}: ${r.stderr}`);
   mounts.push(at);
+}
+
+/** The target bound at PATH in the initramfs for one subtest (where a generator, or the user, mounts the root). */
+function bindFor(t: Test, from: string, path: string): void {
+  const at = join(initrd, path);
+  mount(['--bind', from], at);
+  t.teardown(() => {
+    spawnSync('umount', [at]);
+    mounts.splice(mounts.indexOf(at), 1);
+  });
 }
 
 function umountAll(): void {
@@ -85,11 +95,7 @@ t.test('no root mounted: one line with the mount command for root=, exit 4', asy
 });
 
 t.test('dracut root at /sysroot: the target\'s rdrescue runs with the target\'s loader and libraries', async (t) => {
-  mount(['--bind', target], join(initrd, 'sysroot'));
-  t.teardown(() => {
-    spawnSync('umount', [join(initrd, 'sysroot')]);
-    mounts.splice(mounts.indexOf(join(initrd, 'sysroot')), 1);
-  });
+  bindFor(t, target, 'sysroot');
   for (const [name, shell] of SHELLS) {
     const r = launch(shell, ['--version']);
     t.equal(r.stdout.trim(), VERSION, `${name}: rdrescue --version (${r.stderr.trim()})`);
@@ -104,21 +110,13 @@ t.test('dracut root at /sysroot: the target\'s rdrescue runs with the target\'s 
 });
 
 t.test('initramfs-tools root at /root', async (t) => {
-  mount(['--bind', target], join(initrd, 'root'));
-  t.teardown(() => {
-    spawnSync('umount', [join(initrd, 'root')]);
-    mounts.splice(mounts.indexOf(join(initrd, 'root')), 1);
-  });
+  bindFor(t, target, 'root');
   const r = launch(SHELLS[0][1], ['env', '--json']);
   t.equal(JSON.parse(r.stdout).target?.root, '/root', r.stderr);
 });
 
 t.test('root mounted somewhere unusual: RDRESCUE_ROOT names it', async (t) => {
-  mount(['--bind', target], join(initrd, 'mnt/disk'));
-  t.teardown(() => {
-    spawnSync('umount', [join(initrd, 'mnt/disk')]);
-    mounts.splice(mounts.indexOf(join(initrd, 'mnt/disk')), 1);
-  });
+  bindFor(t, target, 'mnt/disk');
   for (const [name, shell] of SHELLS) {
     const r = launch(shell, ['env', '--json'], { RDRESCUE_ROOT: '/mnt/disk' });
     t.equal(JSON.parse(r.stdout || '{}').target?.root, '/mnt/disk', `${name}: ${r.stderr.trim()}`);
@@ -134,11 +132,7 @@ t.test('root mounted somewhere unusual: RDRESCUE_ROOT names it', async (t) => {
 t.test('a root without rdrescue: one line pointing to the package or a full image, exit 1', async (t) => {
   const bare = join(work, 'bare');
   mkdirSync(join(bare, 'etc'), { recursive: true });
-  mount(['--bind', bare], join(initrd, 'sysroot'));
-  t.teardown(() => {
-    spawnSync('umount', [join(initrd, 'sysroot')]);
-    mounts.splice(mounts.indexOf(join(initrd, 'sysroot')), 1);
-  });
+  bindFor(t, bare, 'sysroot');
   for (const [name, shell] of SHELLS) {
     const r = launch(shell, ['--version']);
     t.equal(r.status, 1, `${name}: exit 1`);
@@ -156,11 +150,7 @@ t.test('a root whose glibc is older than the executable needs: one line, exit 1,
   symlinkSync('ld-2.17.so', join(old, 'usr/lib64/ld-linux-x86-64.so.2'));
   writeFileSync(join(old, 'usr/lib64/libc-2.17.so'), '');
   writeFileSync(join(old, 'usr/bin/rdrescue'), '');
-  mount(['--bind', old], join(initrd, 'sysroot'));
-  t.teardown(() => {
-    spawnSync('umount', [join(initrd, 'sysroot')]);
-    mounts.splice(mounts.indexOf(join(initrd, 'sysroot')), 1);
-  });
+  bindFor(t, old, 'sysroot');
   const r = launch(SHELLS[0][1], ['--version']);
   t.equal(r.status, 1);
   t.match(r.stderr, /^rdrescue: the root \/sysroot has glibc 2\.17, older than the 2\.\d+ that \/sysroot\/usr\/bin\/rdrescue needs: boot an image made by `rdrescue inject` without --thin[^\n]*\n$/);
