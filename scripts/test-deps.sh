@@ -5,7 +5,7 @@
 set -euo pipefail
 PACKAGES=(
   # readers, writers and peers used as oracles
-  cpio libarchive-tools busybox-static zstd xz-utils lz4 lzop bzip2 pigz
+  cpio libarchive-tools busybox-static zstd xz-utils lz4 lzop bzip2 pigz file
   dracut-core initramfs-tools linux-image-amd64 kmod binutils
   # filesystems, block devices, labels and ACLs
   e2fsprogs xfsprogs btrfs-progs util-linux fdisk gdisk attr acl lvm2 cryptsetup-bin
@@ -14,7 +14,7 @@ PACKAGES=(
   # ELF fixtures
   gcc gcc-multilib libc6-dev
   # the VM test and UKIs
-  qemu-system-x86 systemd-boot-efi
+  qemu-system-x86 systemd-boot-efi ovmf
   # packaging, the man page and shell completion
   rpm rpmlint lintian man-db dpkg-dev zsh fish
 )

@@ -2,6 +2,7 @@ import { CommanderError } from 'commander';
 import { RdError, EXIT } from './errors.js';
 import { createProgram } from './commands/program.js';
 import { takeLauncherEnvironment } from './exe/launcher-env.js';
+import { startProgress, stopProgress } from './image/progress.js';
 
 /**
  * The CLI is a thin layer: each file in commands/ parses options and calls the
@@ -10,6 +11,8 @@ import { takeLauncherEnvironment } from './exe/launcher-env.js';
 export async function main(argv: string[]): Promise<number> {
   takeLauncherEnvironment();
   const program = createProgram();
+  // Progress is for a person watching a terminal; never for a log, a pipe or JSON.
+  if (process.stderr.isTTY && !argv.includes('--json') && !argv.includes('--quiet')) startProgress(process.stderr);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
@@ -50,6 +53,7 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
  * winding down) took about 30 ms after `ls` had printed its last line.
  */
 function finish(code: number): void {
+  stopProgress();
   process.exitCode = code;
   process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
 }

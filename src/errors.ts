@@ -1,3 +1,5 @@
+import { getSystemErrorMap } from 'node:util';
+
 /**
  * Every failure the user should see is an RdError: one line naming the file,
  * the segment and byte offset where known, and the cause. The CLI prints
@@ -48,11 +50,25 @@ function formatWhere(w: ErrorWhere): string {
  * to a member becoming a file offset).
  */
 export function locate(err: unknown, where: ErrorWhere, replace = false): never {
+  throw located(err, where, replace);
+}
+
+/** locate() for an error that is reported rather than thrown (a warning that lets reading go on). */
+export function located<T>(err: T, where: ErrorWhere, replace = false): T {
   if (err instanceof RdError) {
     const merged = replace ? { ...err.where, ...where } : { ...where, ...err.where };
     const cause = err.message.slice(formatWhere(err.where).length);
-    const e = new (err.constructor as typeof RdError)(cause, merged, err.exitCode);
-    throw e;
+    return new (err.constructor as typeof RdError)(cause, merged, err.exitCode) as T;
   }
-  throw err;
+  return err;
+}
+
+/**
+ * A system call's failure in words ("no space left on device"), without
+ * Node's "ENOSPC: ..., open '<path>'" wrapping; undefined for anything else.
+ */
+export function systemCause(err: unknown): string | undefined {
+  const e = err as NodeJS.ErrnoException;
+  if (!e || typeof e !== 'object' || typeof e.code !== 'string' || typeof e.errno !== 'number') return undefined;
+  return getSystemErrorMap().get(e.errno)?.[1] ?? e.code;
 }

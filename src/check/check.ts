@@ -1,6 +1,8 @@
 import { existsSync, statSync } from 'node:fs';
 import { RdError, EXIT } from '../errors.js';
+import { resolveInRoot } from '../rescue/target.js';
 import { imageClosure } from './elf-closure.js';
+import { kernelFromFile, kernelOfUki } from './kernel-file.js';
 import { imageGenerator } from './generator.js';
 import { readImageFacts } from './image-facts.js';
 import { chooseImage, previousImage } from './image-choice.js';
@@ -27,7 +29,7 @@ import { bootSpaceLow } from './rules/boot-space.js';
 export interface CheckOptions {
   /** The image; default: the running kernel's, or under `root` the newest in ROOT/boot. */
   image?: string;
-  /** The kernel's version (default: from the image's name, else its lib/modules). */
+  /** The kernel: a version, or a bzImage file (VMLINUZ) whose setup header gives it (default: a UKI's own .linux, else the image's name, else its lib/modules). */
   kernel?: string;
   /** The target root whose fstab, crypttab, command line and /boot describe what the root needs (default "/"). */
   root?: string;
@@ -61,12 +63,18 @@ export async function checkImage(opts: CheckOptions = {}): Promise<CheckReport> 
   }
   if (!existsSync(image)) throw new RdError('no such image', { file: image }, EXIT.badInput);
   if (!statSync(image).isFile()) throw new RdError('not a regular file', { file: image }, EXIT.badInput);
+  // A kernel file (--kernel VMLINUZ, or the .linux of a UKI given as IMAGE) says its own version, and may carry its configuration.
+  const looksLikeFile = opts.kernel !== undefined && (opts.kernel.includes('/') || existsSync(opts.kernel));
+  const kfile = looksLikeFile ? await kernelFromFile(opts.kernel!) : opts.kernel ? undefined : kernelOfUki(image);
+  const version = kfile?.version ?? opts.kernel;
+  const embedded = kfile && version && !existsSync(resolveInRoot(root, `boot/config-${version}`)) ? await kfile.config() : undefined;
   const facts = await readImageFacts(image);
   try {
-    const kernel = kernelFacts(facts, { kernel: opts.kernel, image, root });
+    const kernel = kernelFacts(facts, { kernel: version, kernelFrom: kfile?.versionFrom, embeddedConfig: embedded, image, root });
     if (kernel.version) notes.push(`kernel: ${kernel.version}, from ${kernel.versionFrom}`);
     else notes.push("kernel: unknown (give --kernel VERSION: the image's name has none and it has no single lib/modules/VERSION); module checks skipped");
-    if (kernel.version) notes.push(kernel.configFrom ? `kernel configuration: ${kernel.configFrom}` : `kernel configuration: none at ${root.replace(/\/$/, '')}/boot/config-${kernel.version}; CONFIG_RD_* not checked`);
+    const noIkconfig = kfile ? ` and the kernel has no embedded configuration (IKCONFIG)` : '';
+    if (kernel.version) notes.push(kernel.configFrom ? `kernel configuration: ${kernel.configFrom}` : `kernel configuration: none at ${root.replace(/\/$/, '')}/boot/config-${kernel.version}${noIkconfig}; CONFIG_RD_* not checked`);
     if (kernel.builtinFrom) notes.push(`built-in modules: ${kernel.builtinFrom}`);
     const needs = rootNeeds(root, { version: kernel.version });
     notes.push(needs.fsType ? `root filesystem: ${needs.fsType} on ${needs.device ?? 'an unnamed device'}, from ${needs.from}` : `root filesystem: unknown (no / in ${root.replace(/\/$/, '')}/etc/fstab, no root=/rootfstype= on a known command line); its driver is not checked`);

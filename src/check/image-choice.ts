@@ -1,7 +1,7 @@
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { release } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { candidateImages } from '../image/default-image.js';
+import { candidateImages, runningKernelUki, UKI_DIRS } from '../image/default-image.js';
 import { RdError, EXIT } from '../errors.js';
 import { resolveInRoot } from '../rescue/target.js';
 import { versionFromImageName } from './kernel.js';
@@ -67,7 +67,19 @@ export function chooseImage(root: string | undefined): ImageChoice {
   const kver = release();
   const tried = candidateImages(kver, boot);
   for (const p of tried) if (statSync(p, { throwIfNoEntry: false })?.isFile()) return { path: p, rule: `the running kernel ${kver}'s image` };
-  const why = `the running kernel ${kver} has no initramfs in ${boot} (looked for ${tried.map((p) => basename(p)).join(', ')}): it was booted without one, or from files outside ${boot}`;
+  const ukiFile = runningKernelUki(kver);
+  if (ukiFile) return { path: ukiFile, rule: `the running kernel ${kver}'s UKI (its .uname)` };
+  // A hypervisor that loads the kernel itself (Firecracker, QEMU -kernel) passes its own image or rdinit=; the command line tells.
+  let cmdline = '';
+  try {
+    cmdline = readFileSync('/proc/cmdline', 'utf8');
+  } catch {
+    /* no /proc */
+  }
+  const given = /(?:^|\s)((?:rd)?init(?:rd)?=\S+)/.exec(cmdline)?.[1];
+  const why =
+    `the running kernel ${kver} has no initramfs in ${boot} (looked for ${tried.map((p) => basename(p)).join(', ')}) and no UKI in ${UKI_DIRS.join(', ')}: ` +
+    `it was booted without one, or from files elsewhere${given ? ` (its command line has ${given})` : ''}`;
   if (!newest) throw new RdError(`${why}, and ${boot} holds no other image; give IMAGE`, {}, EXIT.badInput);
   return { path: newest.path, rule: `${why}; checking instead the newest image in ${boot}, for kernel ${newest.version}` };
 }

@@ -73,8 +73,12 @@ export function imageModulesText(facts: ImageFacts, version: string, file: strin
 }
 
 export interface KernelOptions {
-  /** --kernel: a version string. */
+  /** The version from --kernel (or from the kernel file given there, or a UKI's). */
   kernel?: string;
+  /** Where that version came from, when not typed as --kernel VERSION. */
+  kernelFrom?: string;
+  /** The kernel's own embedded configuration (IKCONFIG), used when the root has no /boot/config-VERSION. */
+  embeddedConfig?: { text: string; from: string };
   image: string;
   /** The target root whose /boot/config-VERSION and lib/modules/VERSION describe the kernel. */
   root: string;
@@ -83,19 +87,20 @@ export interface KernelOptions {
 /**
  * The kernel's version from --kernel, else the image's name, else the
  * image's only lib/modules directory; its configuration from
- * ROOT/boot/config-VERSION; its built-in modules and modules.dep from
+ * ROOT/boot/config-VERSION, else the kernel's embedded one; its built-in modules and modules.dep from
  * ROOT/lib/modules/VERSION, else from the copies in the image.
  */
 export function kernelFacts(facts: ImageFacts, opts: KernelOptions): KernelFacts {
   const k: KernelFacts = {};
   const inImage = imageKernelVersions(facts);
-  if (opts.kernel) [k.version, k.versionFrom] = [opts.kernel, '--kernel'];
+  if (opts.kernel) [k.version, k.versionFrom] = [opts.kernel, opts.kernelFrom ?? '--kernel'];
   else if (versionFromImageName(opts.image)) [k.version, k.versionFrom] = [versionFromImageName(opts.image), "the image's name"];
   else if (inImage.length === 1) [k.version, k.versionFrom] = [inImage[0], `the image's /lib/modules/${inImage[0]}`];
   if (!k.version) return k;
   const config = resolveInRoot(opts.root, `boot/config-${k.version}`);
   const configText = readText(config);
   if (configText !== undefined) [k.config, k.configFrom] = [parseKernelConfig(configText), config];
+  else if (opts.embeddedConfig) [k.config, k.configFrom] = [parseKernelConfig(opts.embeddedConfig.text), opts.embeddedConfig.from];
   const rootDir = resolveInRoot(opts.root, `lib/modules/${k.version}`);
   const builtinText = readText(`${rootDir}/modules.builtin`);
   const fromImage = imageModulesText(facts, k.version, 'modules.builtin');

@@ -12,6 +12,7 @@ interface AddFlags {
   root?: string;
   owner?: string;
   json?: boolean;
+  unsignedOk?: boolean;
 }
 
 export function register(program: Command): void {
@@ -28,6 +29,7 @@ export function register(program: Command): void {
     .option('--level <n>', 'compression level')
     .option('--root <dir>', 'resolve --bin programs and libraries inside this root instead of /')
     .option('--owner <uid:gid>', 'store this owner for the added entries, e.g. 0:0')
+    .option('--unsigned-ok', 'IMAGE may be a UKI: write a new, unsigned UKI whose .initrd has the new segment (drops its signature; for machines without Secure Boot)')
     .option('--json', 'print the report as JSON')
     .action(async (image: string, files: string[], o: AddFlags) => {
       const r = await addToImage(image, o.output, {
@@ -37,6 +39,7 @@ export function register(program: Command): void {
         compress: parseCompression(o.compress),
         level: o.level ? intOption('--level', o.level) : undefined,
         owner: o.owner ? parseOwner(o.owner) : undefined,
+        unsignedOk: o.unsignedOk,
         onWarning: (m) => process.stderr.write(`rdrescue: warning: ${m}\n`),
       });
       if (o.json) printJson(r);

@@ -10,7 +10,7 @@ export function register(program: Command): void {
     .command('check')
     .description('will this initramfs boot this kernel and this root? Reads the image, the kernel\'s configuration and modules, and the target\'s fstab, crypttab and command line; says why not, with the command that fixes it')
     .argument('[image]', "initramfs image (default: the running kernel's; with --root, the newest in ROOT/boot)")
-    .option('--kernel <version>', "the kernel's version (default: from the image's name, else its lib/modules)")
+    .option('--kernel <vmlinuz|version>', "the kernel: a bzImage file (its version and embedded configuration are read) or a version (default: a UKI's own .linux, else the image's name, else its lib/modules)")
     .option('--root <dir>', 'the target root whose /etc/fstab, /etc/crypttab, command line and /boot are read (default /)')
     .option('--json', 'print {ok, image, kernel, root, findings: [{level, code, message}], notes} as JSON')
     .action(async (image: string | undefined, o: { kernel?: string; root?: string; json?: boolean }) => {
@@ -23,6 +23,6 @@ export function register(program: Command): void {
   examples(cmd, [
     ['rdrescue check', "the running system's own image, against / (exit 1 when it would not boot)"],
     ['rdrescue check --root /mnt/broken', 'a disk attached to a rescue host: its newest /boot image against its fstab, crypttab and command line'],
-    ['rdrescue check /boot/initramfs-5.14.0-427.el9.x86_64.img --kernel 5.14.0-427.el9.x86_64 --json', 'one image for one kernel, as {ok, image, kernel, root, findings}'],
+    ['rdrescue check /boot/initramfs-5.14.0-427.el9.x86_64.img --kernel /boot/vmlinuz-5.14.0-427.el9.x86_64 --json', 'one image for the kernel in that file, as {ok, image, kernel, root, findings}'],
   ]);
 }

@@ -7,3 +7,8 @@ export function intOption(name: string, value: string): number {
   if (!/^\d+$/.test(value)) throw new RdError(`${name} needs a whole number, got ${JSON.stringify(value)}`, {}, EXIT.usage);
   return Number(value);
 }
+
+/** One warning line on stderr; reading or writing goes on. */
+export function warnLine(message: string): void {
+  process.stderr.write(`rdrescue: warning: ${message}\n`);
+}

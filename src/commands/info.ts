@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
+import { EXIT, RdError } from '../errors.js';
+import { DamageLog } from '../image/damage.js';
 import { imageInfo, type ImageInfo } from '../image/info.js';
-import { intOption, printJson } from './common.js';
+import { intOption, printJson, warnLine } from './common.js';
 import { ADDONS_HELP, PROFILE_HELP, ukiFlags, withImageOrExample } from './image-arg.js';
 import { examples } from './examples.js';
 
@@ -10,21 +12,25 @@ export function register(program: Command): void {
     .description('show the segments of an image and what it is: kernel version, generator, microcode, biggest directories, modules; warns about what the kernel would refuse (an xz check other than CRC32 or none)')
     .argument('[image]', "initramfs image, UKI or kernel with a built-in initramfs (default: the running kernel's, else the newest in /boot, else an example image)")
     .option('--json', 'print the report as JSON')
+    .option('--strict', 'stop at the first damage (a bad crc checksum) instead of warning and reading on')
     .option('--profile <n>', PROFILE_HELP)
     .option('--addons <dir>', ADDONS_HELP)
     .option('--no-native', 'use only the built-in decoders')
     .option('--max-output <bytes>', 'stop after this many decompressed bytes (bomb guard)')
-    .action(async (image: string | undefined, o: { json?: boolean; native: boolean; maxOutput?: string; profile?: string; addons?: string }) => {
-      const opts = { ...ukiFlags(o), native: o.native, maxOutput: o.maxOutput ? intOption('--max-output', o.maxOutput) : undefined };
+    .action(async (image: string | undefined, o: { json?: boolean; strict?: boolean; native: boolean; maxOutput?: string; profile?: string; addons?: string }) => {
+      const damage = new DamageLog(warnLine);
+      const opts = { ...ukiFlags(o), native: o.native, strict: o.strict, onDamage: damage.note, partial: true, maxOutput: o.maxOutput ? intOption('--max-output', o.maxOutput) : undefined };
       const { result: info, example } = await withImageOrExample(image, (path) => imageInfo(path, opts));
       if (example) info.file = EXAMPLE_FILE;
       if (o.json) printJson(info);
       else process.stdout.write(formatInfo(info));
+      // The report shows how far each segment could be read; the exit still says the image is damaged.
+      if (info.stopped) throw new RdError(info.stopped, {}, EXIT.badInput);
+      damage.check(info.file);
     });
   examples(cmd, [
     ['rdrescue info', 'the running kernel\'s initramfs (else the newest in /boot, else an example image)'],
-    ['rdrescue info /boot/initrd.img-6.1.0-18-amd64', 'kernel version, generator, microcode, segments, biggest directories, modules'],
-    ['rdrescue info --json /boot/initramfs-6.1.0-18-amd64.img', 'the same report as JSON'],
+    ['rdrescue info --json /boot/initrd.img-6.1.0-18-amd64', 'kernel version, generator, microcode, segments, biggest directories, modules, as JSON'],
     ['rdrescue info --profile 1 /boot/efi/EFI/Linux/linux.efi', 'a UKI: its sections, profiles, .cmdline, .uname, addons, then the initrd chain profile 1 boots'],
   ]);
 }
@@ -81,6 +87,10 @@ export function formatInfo(i: ImageInfo): string {
   }
   const w = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   for (const r of rows) lines.push('  ' + r.map((v, c) => (c === 3 || c === 4 || c === 7 ? v.padEnd(w[c]) : v.padStart(w[c]))).join('  ').trimEnd());
+  for (const s of i.segments) {
+    if (s.damage) lines.push(`  segment ${s.index} read up to byte ${s.damage.cpioBytes} of its cpio data (${s.entries} entries), then: ${s.damage.message}`);
+  }
+  if (i.stopped && !i.segments.some((s) => s.damage)) lines.push(`  reading stopped: ${i.stopped}`);
   lines.push('');
   lines.push('Largest directories (files directly inside):');
   for (const d of i.largestDirectories) lines.push(`  ${mib(d.bytes).padStart(10)}  ${d.path}`);

@@ -23,8 +23,9 @@ export function register(program: Command): void {
     .option('--exe <path>', 'the rdrescue single executable to carry (default: this one, or dist/rdrescue next to the bundle); with --thin, the build whose loader and glibc the launcher expects')
     .option('--runbook <file>', 'bake in a runbook: the image applies it at its next boot with nobody at the console, once (checked now; secrets only as hash:)')
     .option('--stage <dir>', 'instead of appending, write the same files into DIR, an initramfs build tree (used by the dracut and initramfs-tools hooks)')
+    .option('--unsigned-ok', 'IMAGE may be a UKI: write a new, unsigned UKI whose .initrd has the new segment (drops its signature; for machines without Secure Boot)')
     .option('--json', 'print the report as JSON')
-    .action(async (image: string | undefined, o: { output?: string; compress?: string; level?: string; exe?: string; runbook?: string; stage?: string; thin?: boolean; json?: boolean }) => {
+    .action(async (image: string | undefined, o: { output?: string; compress?: string; level?: string; exe?: string; runbook?: string; stage?: string; thin?: boolean; json?: boolean; unsignedOk?: boolean }) => {
       if (o.stage !== undefined) {
         if (image !== undefined || o.output !== undefined || o.runbook !== undefined) throw new RdError('--stage writes into a directory: give no IMAGE, -o or --runbook', {}, EXIT.usage);
         const p = stageExecutable(o.stage, { exe: o.exe, thin: o.thin });
@@ -38,6 +39,7 @@ export function register(program: Command): void {
         exe: o.exe,
         thin: o.thin,
         runbook: o.runbook,
+        unsignedOk: o.unsignedOk,
         compress,
         level: o.level === undefined ? undefined : intOption('--level', o.level),
         onWarning: (m) => process.stderr.write(`rdrescue: warning: ${m}\n`),

@@ -2,6 +2,10 @@ import type { Command } from 'commander';
 import { mountDisk, SeveralRootsError } from '../host/mount-disk.js';
 import { readRecords, type HeldMount } from '../host/record.js';
 import { printJson } from '../output.js';
+import { RdError, EXIT } from '../errors.js';
+import { readDiskLayout } from '../host/block-devices.js';
+import type { LuksKey } from '../host/luks.js';
+import { readPasswordStdin, readPasswordTty } from '../rescue/password-input.js';
 import { examples } from './examples.js';
 
 function size(bytes: number): string {
@@ -45,6 +49,8 @@ export function register(program: Command): void {
     .option('--at <dir>', 'where to mount the root (default: /mnt/rdrescue, or /mnt/rdrescue-N when taken)')
     .option('--rw', 'mount read-write now (journals are replayed); default: read-only, made writable by the first command that changes something')
     .option('--volume <spec>', 'which root when there are several: a partition number, UUID=…, LABEL=…, PARTUUID=… or PARTLABEL=…')
+    .option('--passphrase-stdin', 'read the LUKS passphrase from stdin (default: asked on the terminal when the disk has LUKS volumes)')
+    .option('--key-file <file>', 'open LUKS volumes with this key file')
     .option('--list', 'show what rdrescue holds mounted')
     .option('--json', 'print the result as JSON')
     .addHelpText(
@@ -55,11 +61,16 @@ replayed is mounted without it and reported with the repair command.
 rdrescue umount undoes everything, also after this command was killed.
 See docs/rescue-host.md.`,
     )
-    .action((source: string | undefined, o: { at?: string; rw?: boolean; volume?: string; list?: boolean; json?: boolean }) => {
+    .action(async (source: string | undefined, o: { at?: string; rw?: boolean; volume?: string; list?: boolean; json?: boolean; passphraseStdin?: boolean; keyFile?: string }) => {
       if (o.list) return list(o.json);
+      if (o.passphraseStdin && o.keyFile) throw new RdError('--passphrase-stdin and --key-file exclude each other', {}, EXIT.usage);
+      let luks: LuksKey | undefined = o.keyFile ? { keyFile: o.keyFile } : o.passphraseStdin ? { passphrase: readPasswordStdin() } : undefined;
+      if (!luks && source !== undefined && process.stdin.isTTY && readDiskLayout(source).volumes.some((v) => v.type === 'crypto_LUKS')) {
+        luks = { passphrase: await readPasswordTty('', false, `Passphrase for the LUKS volume on ${source}: `) };
+      }
       let r: HeldMount;
       try {
-        r = mountDisk({ source, at: o.at, rw: o.rw, volume: o.volume });
+        r = mountDisk({ source, at: o.at, rw: o.rw, volume: o.volume, luks });
       } catch (e) {
         if (!(e instanceof SeveralRootsError)) throw e;
         const roots = e.candidates.map((c) => ({ source: c.source, partition: c.volume.partNumber, subvolume: c.subvol, fsType: c.volume.type, uuid: c.volume.uuid, label: c.volume.label, os: c.prettyName, size: c.volume.range.size }));

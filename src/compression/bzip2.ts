@@ -1,8 +1,8 @@
 import { FormatError } from '../errors.js';
 import { pipeProgram } from './pipe.js';
-import { OutputSink } from './sink.js';
+import { OutputSink, salvaged } from './sink.js';
 import { ByteSource } from './source.js';
-import type { Decoder, Encoder } from './types.js';
+import type { Decoder, Encoder, MemberInput } from './types.js';
 
 const BLOCK_MAGIC_HI = 0x314159;
 const BLOCK_MAGIC_LO = 0x265359;
@@ -287,9 +287,13 @@ function decodeBlock(bits: Bits, maxBlock: number, tt: Uint32Array): BlockResult
  * once its compressed bytes are buffered (bzip2 blocks have no length field,
  * so up to a few MB of input are held per block); output streams per block.
  */
-export const decodeBzip2: Decoder = async function* (input, opts) {
-  const src = new ByteSource(input, 'bzip2');
+export const decodeBzip2: Decoder = (input, opts) => {
   const sink = new OutputSink('bzip2', opts.maxOutput);
+  return salvaged(sink, bzip2Member(input, sink));
+};
+
+async function* bzip2Member(input: MemberInput, sink: OutputSink): AsyncGenerator<Buffer, void, undefined> {
+  const src = new ByteSource(input, 'bzip2');
   await src.need(4);
   const h = src.take(4);
   if (h[0] !== 0x42 || h[1] !== 0x5a || h[2] !== 0x68) throw new FormatError('not a bzip2 stream (bad magic)', { offset: 0 });
@@ -335,7 +339,7 @@ export const decodeBzip2: Decoder = async function* (input, opts) {
   // The stream is padded to a whole byte.
   if (bitOff) src.skip(1);
   src.finish();
-};
+}
 
 export const encodeBzip2: Encoder = async function* (source, opts) {
   yield* pipeProgram('bzip2', ['-c', '-q', `-${opts.level ?? 9}`], 'bzip2', source, opts.fd);

@@ -1,10 +1,10 @@
 import zlib from 'node:zlib';
 import { FormatError } from '../errors.js';
 import { crc32 } from './checksum.js';
-import { OUTPUT_CHUNK, OutputSink } from './sink.js';
+import { OUTPUT_CHUNK, OutputSink, salvaged } from './sink.js';
 import { ByteSource } from './source.js';
 import { inflateParallel, parallelWorthwhile } from './inflate-parallel.js';
-import type { Decoder, Encoder } from './types.js';
+import type { Decoder, DecodeOptions, Encoder, MemberInput } from './types.js';
 import { pumpUntilEnd, ZlibDriver } from './zlib-stream.js';
 
 const FHCRC = 0x02;
@@ -22,9 +22,13 @@ const SLICE = 256 * 1024;
  * trailer's CRC-32 and ISIZE are checked (the kernel skips them; a mismatch
  * still means the image is damaged).
  */
-export const decodeGzip: Decoder = async function* (input, opts) {
-  const src = new ByteSource(input, 'gzip');
+export const decodeGzip: Decoder = (input, opts) => {
   const sink = new OutputSink('gzip', opts.maxOutput);
+  return salvaged(sink, gzipMember(input, opts, sink));
+};
+
+async function* gzipMember(input: MemberInput, opts: DecodeOptions, sink: OutputSink): AsyncGenerator<Buffer, void, undefined> {
+  const src = new ByteSource(input, 'gzip');
   await src.need(10);
   const h = src.take(10);
   if (h[0] !== 0x1f || (h[1] !== 0x8b && h[1] !== 0x9e)) throw new FormatError('not a gzip member (bad magic)', { offset: 0 });
@@ -68,7 +72,7 @@ export const decodeGzip: Decoder = async function* (input, opts) {
   if (trailer.readUInt32LE(0) !== crc) throw new FormatError('gzip CRC-32 mismatch (corrupt data)', { offset: trailerAt });
   if (trailer.readUInt32LE(4) !== sink.total % 2 ** 32) throw new FormatError('gzip ISIZE mismatch (corrupt data)', { offset: trailerAt + 4 });
   src.finish();
-};
+}
 
 /** Input per deflate job; jobs run in parallel on libuv's thread pool, as pigz runs its blocks on threads. */
 const ENCODE_BLOCK = 1 << 20;

@@ -1,7 +1,7 @@
 import { FormatError } from '../errors.js';
-import { OUTPUT_CHUNK, OutputSink } from './sink.js';
+import { OUTPUT_CHUNK, OutputSink, salvaged } from './sink.js';
 import { ByteSource } from './source.js';
-import type { Decoder, Encoder } from './types.js';
+import type { Decoder, Encoder, MemberInput } from './types.js';
 
 const LEGACY_MAGIC = 0x184c2102;
 /** The legacy frame's fixed block size (lib/decompress_unlz4.c: LZ4_DEFAULT_UNCOMPRESSED_CHUNK_SIZE). */
@@ -73,9 +73,13 @@ export function lz4DecodeBlock(src: Uint8Array, dst: Uint8Array): number {
  * has no checksums: only structural errors can be caught. (Piping blocks to
  * the lz4 program measured only about 1.4x faster, so it is not used.)
  */
-export const decodeLz4: Decoder = async function* (input, opts) {
-  const src = new ByteSource(input, 'lz4');
+export const decodeLz4: Decoder = (input, opts) => {
   const sink = new OutputSink('lz4', opts.maxOutput);
+  return salvaged(sink, lz4Member(input, sink));
+};
+
+async function* lz4Member(input: MemberInput, sink: OutputSink): AsyncGenerator<Buffer, void, undefined> {
+  const src = new ByteSource(input, 'lz4');
   await src.need(4);
   if (src.take(4).readUInt32LE(0) !== LEGACY_MAGIC) throw new FormatError('not an lz4 legacy frame (bad magic)', { offset: 0 });
   const work = Buffer.allocUnsafe(BLOCK_MAX);
@@ -97,7 +101,7 @@ export const decodeLz4: Decoder = async function* (input, opts) {
   const rest = sink.take();
   if (rest.length) yield rest;
   src.finish();
-};
+}
 
 /**
  * The next block's compressed length, with the block (length word included)

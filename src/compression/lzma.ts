@@ -1,9 +1,9 @@
 import { FormatError } from '../errors.js';
 import { LzmaDataError, LzmaDecoder, TruncatedInput } from './lzma-core.js';
 import { pipeProgram } from './pipe.js';
-import { OutputSink, OUTPUT_CHUNK } from './sink.js';
+import { OutputSink, OUTPUT_CHUNK, salvaged } from './sink.js';
 import { ByteSource } from './source.js';
-import type { Decoder, Encoder } from './types.js';
+import type { Decoder, Encoder, MemberInput } from './types.js';
 
 /** Dictionaries above this are refused rather than allocated: a hostile header must not cost GBs of memory (lzma -9 and xz -9 use 64 MiB; the format allows 4 GiB). */
 export const DICT_LIMIT = 256 << 20;
@@ -17,9 +17,13 @@ const READ_AHEAD = 256 * 1024;
  * end with the end-of-payload marker. The member ends where the encoder's
  * flushed range coder output ends. The format has no checksum.
  */
-export const decodeLzma: Decoder = async function* (input, opts) {
-  const src = new ByteSource(input, 'lzma');
+export const decodeLzma: Decoder = (input, opts) => {
   const sink = new OutputSink('lzma', opts.maxOutput);
+  return salvaged(sink, lzmaMember(input, sink));
+};
+
+async function* lzmaMember(input: MemberInput, sink: OutputSink): AsyncGenerator<Buffer, void, undefined> {
+  const src = new ByteSource(input, 'lzma');
   await src.need(13);
   const h = src.take(13);
   const props = h[0]!;
@@ -77,7 +81,7 @@ export const decodeLzma: Decoder = async function* (input, opts) {
   const rest = sink.take();
   if (rest.length) yield rest;
   src.finish();
-};
+}
 
 /** The xz program's legacy format (Debian package xz-utils), which the kernel's unlzma reads. */
 export const encodeLzma: Encoder = async function* (source, opts) {

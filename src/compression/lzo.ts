@@ -1,9 +1,9 @@
 import { FormatError } from '../errors.js';
 import { adler32, crc32 } from './checksum.js';
 import { Passer, pipeProgram, programFeed } from './pipe.js';
-import { OutputSink } from './sink.js';
+import { OutputSink, salvaged } from './sink.js';
 import { ByteSource } from './source.js';
-import type { Decoder, Encoder } from './types.js';
+import type { Decoder, DecodeOptions, Encoder, MemberInput } from './types.js';
 
 const MAGIC = Buffer.from([0x89, 0x4c, 0x5a, 0x4f, 0x00, 0x0d, 0x0a, 0x1a, 0x0a]);
 /** The kernel refuses larger blocks ("dest len longer than block size"); lzop writes 256 KiB. */
@@ -188,9 +188,13 @@ async function readHeader(src: ByteSource): Promise<{ flags: number; raw: Buffer
  * faster, same checks); the member end is still found here from the block
  * lengths.
  */
-export const decodeLzo: Decoder = async function* (input, opts) {
-  const src = new ByteSource(input, 'lzo');
+export const decodeLzo: Decoder = (input, opts) => {
   const sink = new OutputSink('lzo', opts.maxOutput);
+  return salvaged(sink, lzoMember(input, opts, sink));
+};
+
+async function* lzoMember(input: MemberInput, opts: DecodeOptions, sink: OutputSink): AsyncGenerator<Buffer, void, undefined> {
+  const src = new ByteSource(input, 'lzo');
   const { flags, raw } = await readHeader(src);
   const checks = (compressed: boolean) => {
     const list: Array<'adler' | 'crc'> = [];
@@ -267,7 +271,7 @@ export const decodeLzo: Decoder = async function* (input, opts) {
   const rest = sink.take();
   if (rest.length) yield rest;
   src.finish();
-};
+}
 
 export const encodeLzo: Encoder = async function* (source, opts) {
   yield* pipeProgram('lzop', ['-c', '-q', `-${opts.level ?? 3}`], 'lzop', source, opts.fd);

@@ -5,6 +5,7 @@ import { basename, delimiter, join } from 'node:path';
 import { FormatError, RdError } from '../errors.js';
 import { OUTPUT_CHUNK, OutputGate, type OutputSink } from './sink.js';
 import type { ByteSource } from './source.js';
+import { trackReader } from '../image/progress.js';
 
 const found = new Map<string, string | undefined>();
 
@@ -226,6 +227,8 @@ function gnuDd(): string | undefined {
 function runProgram(path: string, args: string[], sink: OutputSink, reader?: string[]): Feed {
   const program = basename(path);
   const input = reader && spawn(reader[0]!, reader.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  // dd reads the image itself: the progress display follows its file position.
+  if (input?.pid !== undefined) input.once('exit', trackReader(reader!.find((a) => a.startsWith('if='))!.slice(3), input.pid));
   const fifo = input ? openFifo() : undefined;
   const child = spawn(path, args, { stdio: [input ? input.stdout! : 'pipe', fifo ? fifo.write : 'pipe', 'pipe'] });
   // The program has its own copies of the pipe's ends; ours would only compete for the bytes or hold off EOF.
@@ -459,6 +462,25 @@ export class Passer {
       yield* this.sink.drain();
     }
     yield* this.sink.drain();
+  }
+
+  /**
+   * After the walk failed (the data is cut short or corrupt), the program
+   * still gets every byte there is, and what it decodes from them is handed
+   * on: salvage. Its own failure at the cut is expected; the walk's error is
+   * the one to report.
+   */
+  async *salvage(): AsyncGenerator<Buffer, void, undefined> {
+    const rest = this.src.available ? this.src.take(this.src.available) : undefined;
+    if (rest) {
+      this.parts.push(rest);
+      this.len += rest.length;
+    }
+    try {
+      yield* this.end();
+    } catch {
+      yield* this.sink.drain();
+    }
   }
 
   close(): void {

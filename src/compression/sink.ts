@@ -71,6 +71,21 @@ export class OutputSink {
 }
 
 /**
+ * A decoder's output gathered before it failed is handed on before the
+ * error: the archive up to a cut or a corrupt block is intact, and the
+ * parser salvages it.
+ */
+export async function* salvaged(sink: OutputSink, member: AsyncGenerator<Buffer, void, undefined>): AsyncGenerator<Buffer, void, undefined> {
+  try {
+    yield* member;
+  } catch (e) {
+    const rest = sink.take();
+    if (rest.length) yield rest;
+    throw e;
+  }
+}
+
+/**
  * Backpressure between a native producer (a zlib stream, a program's stdout)
  * and the consumer: the producer is paused while the sink is full and resumes
  * at the next take(). Waiting code races its own event against whenOutput(),

@@ -5,9 +5,9 @@ import { crc32, crc64 } from './checksum.js';
 import { DICT_LIMIT } from './lzma.js';
 import { LzmaDataError, LzmaDecoder, TruncatedInput } from './lzma-core.js';
 import { Passer, pipeProgram, programFeed } from './pipe.js';
-import { OutputSink } from './sink.js';
+import { OutputSink, salvaged } from './sink.js';
 import { ByteSource } from './source.js';
-import type { Decoder, Encoder } from './types.js';
+import type { Decoder, DecodeOptions, Encoder, MemberInput } from './types.js';
 
 const HEADER_MAGIC = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
 const FILTER_LZMA2 = 0x21;
@@ -87,14 +87,21 @@ function varint(next: () => number, fail: () => never): number {
  * decoding, about 2.5x faster and with the same checks; the member's end is
  * still found here by walking block headers, LZMA2 chunk headers and the index.
  */
-export const decodeXz: Decoder = async function* (input, opts) {
-  const src = new ByteSource(input, 'xz');
+export const decodeXz: Decoder = (input, opts) => {
   const sink = new OutputSink('xz', opts.maxOutput);
+  return salvaged(sink, xzMember(input, opts, sink));
+};
+
+async function* xzMember(input: MemberInput, opts: DecodeOptions, sink: OutputSink): AsyncGenerator<Buffer, void, undefined> {
+  const src = new ByteSource(input, 'xz');
   const feed = opts.native === false ? undefined : programFeed('xz', ['-d', '-c', '-q', '-T0', '--single-stream'], sink, { origin: src.origin, reach: 'stops-at-end' });
   if (feed) {
     const pass = new Passer(src, feed, sink);
     try {
       yield* walkXz(src, pass);
+    } catch (e) {
+      yield* pass.salvage();
+      throw e;
     } finally {
       pass.close();
     }
@@ -302,7 +309,7 @@ export const decodeXz: Decoder = async function* (input, opts) {
   const rest = sink.take();
   if (rest.length) yield rest;
   src.finish();
-};
+}
 
 /** The xz program (Debian package xz-utils) with what the kernel's xz-embedded needs: CRC-32 check, LZMA2, 1 MiB dictionary. */
 export const encodeXz: Encoder = async function* (source, opts) {

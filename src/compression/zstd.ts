@@ -3,9 +3,9 @@ import zlib from 'node:zlib';
 import { Decompress } from 'fzstd';
 import { FormatError } from '../errors.js';
 import { findProgram, pipeProgram, pipeThrough, programFeed, type Feed } from './pipe.js';
-import { OUTPUT_CHUNK, OutputSink } from './sink.js';
+import { OUTPUT_CHUNK, OutputSink, salvaged } from './sink.js';
 import { ByteSource } from './source.js';
-import type { Decoder, Encoder } from './types.js';
+import type { Decoder, DecodeOptions, Encoder, MemberInput } from './types.js';
 import { Xxh64 } from './xxh64.js';
 import { ZlibDriver } from './zlib-stream.js';
 
@@ -37,9 +37,13 @@ export const nativeZstd = typeof z.createZstdDecompress === 'function';
  * unzstd stops at the end of the first frame, and initramfs.c would then meet
  * the skippable frame's magic as unknown data. The caller sees them the same way.
  */
-export const decodeZstd: Decoder = async function* (input, opts) {
-  const src = new ByteSource(input, 'zstd');
+export const decodeZstd: Decoder = (input, opts) => {
   const sink = new OutputSink('zstd', opts.maxOutput);
+  return salvaged(sink, zstdMember(input, opts, sink));
+};
+
+async function* zstdMember(input: MemberInput, opts: DecodeOptions, sink: OutputSink): AsyncGenerator<Buffer, void, undefined> {
+  const src = new ByteSource(input, 'zstd');
   await src.need(5);
   const head = src.peek(5);
   if (head.readUInt32LE(0) !== 0xfd2fb528) throw new FormatError('not a zstd frame (bad magic)', { offset: 0 });
@@ -133,7 +137,7 @@ export const decodeZstd: Decoder = async function* (input, opts) {
   // The zstd program's output lags its input: what is left can be several chunks.
   yield* sink.drain();
   src.finish();
-};
+}
 
 function zlibFeed(sink: OutputSink): Feed {
   const driver = new ZlibDriver(z.createZstdDecompress!({ chunkSize: 2 * OUTPUT_CHUNK }) as unknown as ConstructorParameters<typeof ZlibDriver>[0], sink);

@@ -2,10 +2,13 @@ import { FormatError } from '../errors.js';
 import type { ByteStream } from './byte-stream.js';
 import type { Entry } from './entry.js';
 import { rawUnlessUtf8 } from './name-bytes.js';
-import { dataSum, HEADER_SIZE, pad4, parseHeader, toEntry, TRAILER, type CpioFormat } from './header.js';
+import { dataSum, HEADER_SIZE, pad4, parseHeader, PATH_MAX, toEntry, TRAILER, type CpioFormat } from './header.js';
 
-/** PATH_MAX: the kernel refuses longer symlink targets, and so do we. */
-const MAX_TARGET = 4096;
+/**
+ * Names this long are still read so listings can show them (as cpio does);
+ * a longer name field can only be damage and is skipped unread.
+ */
+const MAX_SHOWN_NAME = 1 << 16;
 
 export interface Member {
   entry: Entry;
@@ -13,6 +16,12 @@ export interface Member {
   rawName?: Buffer;
   /** Stream position of the header, for error messages. */
   offset: number;
+  /**
+   * Why the kernel creates nothing for this entry (init/initramfs.c
+   * do_header() skips it whole). Listings still show it; its data is never
+   * handed out.
+   */
+  skip?: string;
   /**
    * The entry's data. Valid until the iteration moves on; whatever is not
    * consumed is skipped (and still checksummed in the crc format).
@@ -29,16 +38,33 @@ export interface ArchiveSummary {
 export type Locate = (streamOffset: number) => { offset?: number; suffix: string };
 
 /**
+ * Damage after which the rest of the archive still reads correctly (a bad crc
+ * checksum). The handler warns and returns to go on, or throws to stop; by
+ * default it throws.
+ */
+export type DamageHandler = (err: FormatError) => void;
+const stop: DamageHandler = (err) => {
+  throw err;
+};
+
+/**
  * Reads one cpio archive (newc or crc) from `s`, up to and including its
  * TRAILER!!!, yielding members. Leaves `s` positioned after the trailer's
- * padding. Truncation and bad headers throw FormatError.
+ * body and padding. Which entries exist, end the archive or are skipped
+ * follows the kernel's do_header()/do_name()/do_symlink(), not cpio(1):
+ * names and symlink targets end at their first NUL, a name field over
+ * PATH_MAX is skipped, and only a regular file or a data-less entry named
+ * TRAILER!!! ends the archive. Truncation and bad headers throw FormatError.
  */
-export async function* readArchive(s: ByteStream, locate: Locate): AsyncGenerator<Member, ArchiveSummary, undefined> {
+export async function* readArchive(s: ByteStream, locate: Locate, damage: DamageHandler = stop): AsyncGenerator<Member, ArchiveSummary, undefined> {
   let format: CpioFormat | undefined;
   let count = 0;
-  const fail = (cause: string, at: number, entry?: string): never => {
+  const problem = (cause: string, at: number, entry?: string): FormatError => {
     const l = locate(at);
-    throw new FormatError(cause + l.suffix, { offset: l.offset, entry });
+    return new FormatError(cause + l.suffix, { offset: l.offset, entry });
+  };
+  const fail = (cause: string, at: number, entry?: string): never => {
+    throw problem(cause, at, entry);
   };
   for (;;) {
     const at = s.offset;
@@ -55,23 +81,45 @@ export async function* readArchive(s: ByteStream, locate: Locate): AsyncGenerato
     else if (format !== h.format) fail(`cpio format changes from ${format} to ${h.format} inside one archive`, at);
     const nameEnd = HEADER_SIZE + h.namesize;
     const headLen = nameEnd + pad4(nameEnd);
+    if (h.namesize > MAX_SHOWN_NAME) {
+      // Nothing to show: skip the whole entry as the kernel does, and say so.
+      damage(problem(`name field of ${h.namesize} bytes skipped with its data, as the kernel does`, at));
+      const left = headLen - HEADER_SIZE + h.filesize + pad4(h.filesize);
+      if ((await s.skip(left)) < left) fail('truncated entry after an oversized name field', s.offset);
+      continue;
+    }
     if ((await s.ensure(headLen)) < nameEnd) fail('truncated cpio name', at);
     v = s.view();
-    // namesize counts the terminating NUL
-    const raw = v.buf.subarray(v.pos + HEADER_SIZE, v.pos + nameEnd - 1);
+    const field = v.buf.subarray(v.pos + HEADER_SIZE, v.pos + nameEnd);
+    // C strings: the kernel stops at the first NUL (gen_init_cpio -a pads names with NULs to align data).
+    const nul = field.indexOf(0);
+    const raw = nul < 0 ? field : field.subarray(0, nul);
     const name = raw.toString('utf8');
     const rawName = rawUnlessUtf8(raw, name);
+    if (nul < 0 && h.namesize > 0) damage(problem('name not terminated by a NUL (the kernel calls this a malformed archive)', at, name));
     s.advance(Math.min(headLen, s.buffered));
-    if (name === TRAILER) {
-      return { format, entries: count };
-    }
+    let skip: string | undefined;
+    if (h.namesize === 0) skip = 'empty name field';
+    else if (h.namesize > PATH_MAX) skip = `name of ${h.namesize - 1} bytes is longer than PATH_MAX`;
+    else if ((h.mode & 0o170000) === 0o120000) {
+      if (h.filesize > PATH_MAX) skip = `symlink target of ${h.filesize} bytes is longer than PATH_MAX`;
+    } else if ((h.mode & 0o170000) === 0o100000 || h.filesize === 0) {
+      if (name === TRAILER) {
+        // The kernel skips whatever body the trailer claims before looking for the next archive.
+        const left = h.filesize + pad4(h.filesize);
+        if ((await s.skip(left)) < left) fail('truncated data after TRAILER!!!', s.offset);
+        return { format, entries: count };
+      }
+    } else skip = `a non-file entry carrying ${h.filesize} bytes of data`;
     const entry = toEntry(h, name, at);
     count++;
-    if (entry.type === 'symlink') {
-      if (entry.size > MAX_TARGET) fail(`symlink target of ${entry.size} bytes exceeds PATH_MAX`, at, name);
+    if (entry.type === 'symlink' && !skip) {
       const need = entry.size + pad4(entry.size);
       if ((await s.ensure(entry.size)) < entry.size) fail(`truncated symlink target (needs ${entry.size} bytes)`, s.offset, name);
-      const t = s.take(entry.size);
+      const stored = s.take(entry.size);
+      const end = stored.indexOf(0);
+      // gen_init_cpio stores the target with its NUL; symlink(2) takes a C string.
+      const t = end < 0 ? stored : stored.subarray(0, end);
       entry.target = t.toString('utf8');
       entry.rawTarget = rawUnlessUtf8(t, entry.target);
       await s.skip(need - entry.size);
@@ -85,13 +133,16 @@ export async function* readArchive(s: ByteStream, locate: Locate): AsyncGenerato
       entry,
       rawName,
       offset: at,
-      body: async function* () {
-        for await (const chunk of s.body(state.left)) {
-          state.left -= chunk.length;
-          if (crc) state.sum = dataSum(chunk, state.sum);
-          yield chunk;
-        }
-      },
+      skip,
+      body: skip
+        ? empty
+        : async function* () {
+            for await (const chunk of s.body(state.left)) {
+              state.left -= chunk.length;
+              if (crc) state.sum = dataSum(chunk, state.sum);
+              yield chunk;
+            }
+          },
     };
     if (state.left > 0) {
       if (crc) {
@@ -104,15 +155,12 @@ export async function* readArchive(s: ByteStream, locate: Locate): AsyncGenerato
       }
     }
     if (state.left > 0) fail(`truncated data: ${name} needs ${entry.size} bytes, ${state.left} missing`, s.offset, name);
-    if (crc) checkSum(state.sum, entry, at, fail);
+    if (crc && state.sum >>> 0 !== entry.check >>> 0) {
+      damage(problem(`crc checksum mismatch: header says ${entry.check.toString(16)}, data sums to ${(state.sum >>> 0).toString(16)}`, at, name));
+    }
     const p = pad4(entry.size);
     if (p && (await s.skip(p)) < p) fail('truncated padding after file data', s.offset, name);
   }
 }
 
 async function* empty(): AsyncGenerator<Buffer, void, undefined> {}
-
-function checkSum(sum: number, e: Entry, at: number, fail: (c: string, at: number, n?: string) => never): void {
-  const got = sum >>> 0;
-  if (got !== e.check >>> 0) fail(`crc checksum mismatch: header says ${e.check.toString(16)}, data sums to ${got.toString(16)}`, at, e.name);
-}

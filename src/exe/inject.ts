@@ -25,6 +25,8 @@ export interface InjectOptions {
   thin?: boolean;
   /** Told about entries left out because the image already has what they would create. */
   onWarning?: (message: string) => void;
+  /** A UKI as IMAGE gets a new, unsigned UKI with the segment in its .initrd. */
+  unsignedOk?: boolean;
 }
 
 export interface InjectReport {
@@ -107,7 +109,7 @@ function bakedRunbook(path: string): ReturnType<typeof file> {
  * and, with `runbook`, the runbook itself. The original bytes stay as they were.
  */
 export async function inject(image: string, out: string, opts: InjectOptions = {}): Promise<InjectReport> {
-  refuseWritingUki(image, out);
+  refuseWritingUki(image, out, opts.unsignedOk);
   const runbook = opts.runbook === undefined ? undefined : bakedRunbook(opts.runbook);
   const payload = (opts.thin ? buildThinPayload : buildPayload)(findExecutable(opts.exe));
   const { hook, files: hookFiles } = await bootHook(image);
@@ -122,6 +124,7 @@ export async function inject(image: string, out: string, opts: InjectOptions = {
     compress: opts.compress,
     level: opts.level,
     onWarning: opts.onWarning,
+    unsignedOk: opts.unsignedOk,
   });
   return {
     image,

@@ -51,6 +51,8 @@ export interface Volume {
   luksVersion?: number;
   /** "VG/LV" for a logical volume. */
   lv?: string;
+  /** What it is inside, for a volume in an opened container: "LUKS /dev/sdb partition 3". */
+  container?: string;
   /** Other names of the same device: /dev/mapper/VG-LV, /dev/VG/LV, a name it had on the target. */
   aliases: string[];
 }

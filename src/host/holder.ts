@@ -1,8 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, rmdirSync, statSync } from 'node:fs';
+import { mkdirSync, realpathSync, rmdirSync, statSync } from 'node:fs';
 import { RdError } from '../errors.js';
 import { readMountinfo, runMount, runUmount } from '../rescue/mounts.js';
 import { findProgram } from '../rescue/programs.js';
+import { closeLuks } from './luks.js';
 import { attachLoop, detachLoop, isOurLoop, type LoopSpec } from './loop.js';
 import { saveRecord, type HeldMount, type Step } from './record.js';
 
@@ -20,10 +21,16 @@ export class Holder {
     saveRecord(this.record);
   }
 
-  attach(spec: LoopSpec): string {
+  attach(spec: LoopSpec, carrier = false): string {
     const device = attachLoop(spec);
-    this.push({ kind: 'loop', device, spec, backingPath: spec.path });
+    // sysfs names the backing file by its real path (/dev/dm-0 for /dev/mapper/NAME)
+    this.push({ kind: 'loop', device, spec, backingPath: realpathSync(spec.path), ...(carrier ? { carrier } : {}) });
     return device;
+  }
+
+  /** Recorded before cryptsetup runs: a kill right after still gets the mapping closed. */
+  recordLuks(name: string): void {
+    this.push({ kind: 'luks', name });
   }
 
   /** Creates `path` (and records it, to remove it again) when it does not exist. */
@@ -47,6 +54,18 @@ export class Holder {
       saveRecord(this.record);
       throw e;
     }
+  }
+
+  /**
+   * Drops `steps` from the record; with `undo`, undoes them first (a trial
+   * mount not taken). Without, they are already gone (a trial mount moved
+   * away, its directory removed here).
+   */
+  forget(steps: Step[], undoFirst = false): void {
+    if (undoFirst) undo(steps);
+    else for (const s of steps) if (s.kind === 'dir') rmdirSync(s.path);
+    this.record.steps = this.record.steps.filter((x) => !steps.includes(x));
+    saveRecord(this.record);
   }
 
   /** Undoes the steps after `keep` (a probe mount, a candidate root that was not taken). */
@@ -83,6 +102,11 @@ export function undo(steps: Step[], opts: { sync?: boolean } = {}): string[] {
           if ((e as NodeJS.ErrnoException).code !== 'ENOENT') left.push(`${s.path} was not removed (${(e as NodeJS.ErrnoException).code})`);
         }
         break;
+      case 'luks': {
+        const failed = closeLuks(s.name);
+        if (failed) left.push(failed);
+        break;
+      }
       case 'loop':
         if (!isOurLoop(s.device, s.spec, s.backingPath)) break;
         try {

@@ -1,15 +1,16 @@
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { RdError, EXIT } from '../errors.js';
-import { readMountinfo, type MountInfo } from '../rescue/mounts.js';
+import { readMountinfo, runMount, type MountInfo } from '../rescue/mounts.js';
 import { pausePoint } from '../rescue/test-pause.js';
-import { resolveInRoot } from '../rescue/target.js';
+import { readTargetText, resolveInRoot } from '../rescue/target.js';
 import { devicesInUse, listBlockDevices, probeVolume, readDiskLayout, type BlockDevice, type DiskLayout, type Volume } from './block-devices.js';
 import { logicalVolumes } from './lvm.js';
+import { addCrypttabNames, openLuks, type LuksKey } from './luks.js';
 import { LINUX_FS, linuxRootAt, topLevelSubvolumes, type RootCandidate } from './find-root.js';
 import { Holder } from './holder.js';
 import { btrfsSubvolOptions, parseFstab, planMounts } from './mount-plan.js';
-import { readRecords, RECORD_DIR, removeRecord, saveRecord, type HeldMount } from './record.js';
+import { readRecords, RECORD_DIR, removeRecord, saveRecord, type HeldMount, type Step } from './record.js';
 import { resolveSpec } from './resolve.js';
 
 /**
@@ -23,6 +24,8 @@ export interface MountDiskOptions {
   /** Where to mount the root (default: the first free /mnt/rdrescue, /mnt/rdrescue-2, …). */
   at?: string;
   rw?: boolean;
+  /** The key for LUKS volumes on the disk (the same one is tried on each); without it they stay closed, with a note. */
+  luks?: LuksKey;
   /** Which root, when the source holds several: a partition number, UUID=, LABEL=, PARTUUID=, PARTLABEL=. */
   volume?: string;
 }
@@ -108,12 +111,14 @@ function freeMountDir(): string {
 
 /** How a volume can be named to the user and to a repair tool. */
 function describe(v: Volume, disk: Disk): string {
+  if (v.container) return v.container;
   if (v.lv) return `LV ${v.lv} on ${disk.path}`;
   return v.partNumber === undefined ? disk.path : `${disk.path} partition ${v.partNumber}`;
 }
 
 function repairHint(v: Volume, disk: Disk): string {
   const tool = v.type === 'xfs' ? 'xfs_repair' : v.type === 'btrfs' ? 'btrfs check' : `fsck.${v.type} -f`;
+  if (v.container) return `${tool} ${v.aliases[0]} (while it is open: cryptsetup open)`;
   const attach = v.partNumber === undefined && !v.lv ? disk.path : `$(losetup -f --show -o ${v.range.offset} --sizelimit ${v.range.size} ${disk.path})`;
   // xfs_repair refuses a dirty log (and -L throws it away): the log is replayed by a writable mount first
   return v.type === 'xfs' ? `rdrescue mount --rw (replays the log), umount, then ${tool} ${attach}` : `${tool} ${attach}`;
@@ -168,39 +173,88 @@ function xfsOptions(s: Session, v: Volume): string[] {
   return twin ? ['nouuid'] : [];
 }
 
-/** Trial-mounts each Linux filesystem of a disk read-only under /run and looks for roots, undoing every trial. */
-function findRoots(s: Session, disk: Disk, probeDir: string): RootCandidate[] {
-  const found: RootCandidate[] = [];
-  for (const v of disk.volumes) {
-    if (!v.type || !LINUX_FS.has(v.type)) continue;
-    const keep = s.holder.record.steps.length;
+/** A root found by a trial mount that is still in place, to be moved where the user wants it instead of mounted twice. */
+interface Probe {
+  dir: string;
+  /** The steps of the trial: the loop, the directory, the mount. */
+  steps: Step[];
+  notes: string[];
+}
+
+type Found = RootCandidate & { probe?: Probe };
+
+/**
+ * Trial-mounts each Linux filesystem of a disk read-only under /run and
+ * looks for roots. A root seen in the mount as it stands (not a btrfs
+ * subvolume below it) stays mounted when `keep` says so; every other trial
+ * is undone at once.
+ */
+function findRoots(s: Session, disk: Disk, probeDir: string, keep: boolean): Found[] {
+  const found: Found[] = [];
+  disk.volumes.forEach((v, i) => {
+    if (!v.type || !LINUX_FS.has(v.type)) return;
+    const start = s.holder.record.steps.length;
+    const dir = `${probeDir}-${i}`;
+    let kept = false;
     try {
       const dev = deviceFor(s, v, true);
-      s.holder.mkdir(probeDir);
+      s.holder.mkdir(dir);
       const base = v.type === 'xfs' && v.uuid && s.xfsUuids.has(v.uuid) ? ['nouuid'] : [];
-      mountVolume(s.holder, dev, v, disk, probeDir, base, true, 'probe', []);
-      const here = linuxRootAt(probeDir);
-      if (here) found.push({ volume: v, ...here });
-      else if (v.type === 'btrfs') {
+      const notes: string[] = [];
+      mountVolume(s.holder, dev, v, disk, dir, base, true, '/', notes);
+      const here = linuxRootAt(dir);
+      if (here) {
+        kept = keep;
+        found.push({ volume: v, ...here, probe: kept ? { dir, steps: s.holder.record.steps.slice(start), notes } : undefined });
+      } else if (v.type === 'btrfs') {
         // not in the default subvolume: look at the top level's subvolumes (@, root, …)
         s.holder.rollback(s.holder.record.steps.length - 1);
-        mountVolume(s.holder, dev, v, disk, probeDir, ['subvolid=5'], true, 'probe', []);
-        for (const sub of topLevelSubvolumes(probeDir)) {
-          const r = linuxRootAt(join(probeDir, sub));
+        mountVolume(s.holder, dev, v, disk, dir, ['subvolid=5'], true, '/', []);
+        for (const sub of topLevelSubvolumes(dir)) {
+          const r = linuxRootAt(join(dir, sub));
           if (r) found.push({ volume: v, subvol: sub, ...r });
         }
       }
     } catch {
       // a filesystem this kernel cannot mount is no root we can rescue from here
     } finally {
-      s.holder.rollback(keep);
-      s.devices.delete(v);
+      if (!kept) {
+        s.holder.rollback(start);
+        s.devices.delete(v);
+      }
     }
-  }
+  });
   return found;
 }
 
-function pickRoot(all: Array<RootCandidate & { disk: Disk }>, spec: string | undefined): RootCandidate & { disk: Disk } {
+/** Opens the disk's LUKS volumes with the key given, adding what is inside (a filesystem, or LVM) to its volumes. */
+function openContainers(s: Session, disk: Disk, key: LuksKey | undefined): void {
+  for (const v of disk.volumes.filter((x) => x.type === 'crypto_LUKS')) {
+    const what = describe(v, disk);
+    if (!key) {
+      disk.notes.push(`${what} is LUKS${v.luksVersion ?? ''}-encrypted and was not opened: give --passphrase-stdin or --key-file, or run rdrescue mount on a terminal`);
+      continue;
+    }
+    const inner = openLuks(s.holder, v, key, what);
+    const lvm = logicalVolumes([inner]);
+    disk.volumes.push(inner, ...lvm.volumes);
+    disk.notes.push(...lvm.notes);
+  }
+}
+
+/** Puts a kept trial mount where the root belongs (mount --move) and forgets the trial directory. */
+function moveProbe(s: Session, p: Probe, at: string): void {
+  const h = s.holder;
+  const trial = p.steps.find((x): x is Extract<Step, { kind: 'mount' }> => x.kind === 'mount')!;
+  h.mkdir(at);
+  // recorded before it is made, like every mount: after a kill, umount finds one of the two mounted
+  h.record.steps.push({ ...trial, target: at });
+  saveRecord(h.record);
+  runMount(['--move', p.dir, at]);
+  h.forget(p.steps.filter((x) => x.kind !== 'loop'));
+}
+
+function pickRoot(all: Array<Found & { disk: Disk }>, spec: string | undefined): Found & { disk: Disk } {
   if (spec !== undefined) {
     const vols = all.map((c) => c.volume);
     const byNumber = /^\d+$/.test(spec) ? vols.find((v) => v.partNumber === Number(spec)) : resolveSpec(spec, vols)?.volume;
@@ -234,20 +288,31 @@ export function mountDisk(o: MountDiskOptions): HeldMount {
   const s: Session = { holder: new Holder(record), xfsUuids: mountedXfsUuids(mounts), devices: new Map() };
   try {
     const disks: Disk[] = sources.map(readDisk);
+    for (const disk of disks) openContainers(s, disk, o.luks);
     const probeDir = join(dirname(RECORD_DIR), `probe-${process.pid}`);
-    const all = disks.flatMap((disk) => findRoots(s, disk, probeDir).map((c) => ({ ...c, disk })));
+    // read-only, the trial mount of a root is the final one: it is moved into place rather than mounted twice
+    const all = disks.flatMap((disk) => findRoots(s, disk, probeDir, readOnly).map((c) => ({ ...c, disk })));
     if (!all.length) {
       const seen = disks.flatMap((d) => [...d.volumes.map((v) => `${describe(v, d)}: ${v.type ?? 'unknown'}${v.label ? ` LABEL=${v.label}` : ''}`), ...d.notes]);
       throw new RdError(`no Linux root (a filesystem or btrfs subvolume with etc/os-release and etc/fstab) on ${sources.join(', ')}${seen.length ? `; found ${seen.join('; ')}` : ''}`, {}, EXIT.badInput);
     }
     const root = pickRoot(all, o.volume);
+    for (const c of all) if (c !== root && c.probe) s.holder.forget(c.probe.steps, true);
     record.source = root.disk.path;
     record.osName = root.prettyName;
-    s.holder.mkdir(at);
-    const rootDev = deviceFor(s, root.volume, readOnly);
     const subvol = root.subvol !== undefined ? [`subvol=${root.subvol}`] : [];
-    mountVolume(s.holder, rootDev, root.volume, root.disk, at, [...subvol, ...xfsOptions(s, root.volume)], readOnly, '/', record.notes);
+    if (root.probe) {
+      moveProbe(s, root.probe, at);
+      xfsOptions(s, root.volume);
+      record.notes.push(...root.probe.notes);
+    } else {
+      s.holder.mkdir(at);
+      const rootDev = deviceFor(s, root.volume, readOnly);
+      mountVolume(s.holder, rootDev, root.volume, root.disk, at, [...subvol, ...xfsOptions(s, root.volume)], readOnly, '/', record.notes);
+    }
     pausePoint('mount:root');
+    const crypttab = readTargetText(at, 'etc/crypttab');
+    if (crypttab) addCrypttabNames(crypttab, root.disk.volumes);
     const fstab = parseFstab(readFileSync(resolveInRoot(at, 'etc/fstab'), 'latin1'));
     const plan = planMounts(fstab, root.disk.volumes);
     const fstabRoot = plan.root && resolveSpec(plan.root.spec, root.disk.volumes, { partitionNumbers: true });

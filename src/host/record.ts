@@ -11,7 +11,8 @@ import type { LoopSpec } from './loop.js';
  * nothing is held and the record is gone with it.
  */
 export type Step =
-  | { kind: 'loop'; device: string; spec: LoopSpec; backingPath: string }
+  | { kind: 'loop'; device: string; spec: LoopSpec; backingPath: string; /** carries a container (LUKS): stays as it is when the disk is made writable */ carrier?: boolean }
+  | { kind: 'luks'; name: string }
   | { kind: 'mount'; target: string; device: string; fsType: string; options: string[]; /** what fstab calls it, for people */ what: string }
   | { kind: 'dir'; path: string };
 

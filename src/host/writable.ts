@@ -11,13 +11,18 @@ import { recordHolding, saveRecord, type HeldMount } from './record.js';
  */
 const SKIP_REPLAY = new Set(['ro', 'norecovery', 'noload', 'rescue=nologreplay']);
 
+/** What is taken down and put back: mounts and the loops they sit on, not directories, LUKS mappings or the loops carrying them. */
+function reattached(s: HeldMount['steps'][number]): boolean {
+  return s.kind === 'mount' || (s.kind === 'loop' && !s.carrier);
+}
+
 /** Makes the disk under `path` writable when rdrescue mounted it read-only; returns what it says to the user, or undefined when `path` is not such a mount. */
 export function makeWritable(path: string): string | undefined {
   const r = recordHolding(path);
   if (!r || !r.readOnly) return undefined;
   if (!r.complete) throw new RdError(`the rdrescue mount on ${r.at} did not finish (was it killed?); rdrescue umount ${r.at}, then mount again`, {}, EXIT.refused);
   const old = r.steps;
-  const left = undo(old.filter((s) => s.kind !== 'dir'), { sync: true });
+  const left = undo(old.filter(reattached), { sync: true });
   if (left.length) throw new RdError(`cannot make ${r.at} writable: ${left.join('; ')}`, {}, EXIT.failure);
   remountAll(r, old);
   return `made ${r.source} writable for this change: its filesystems were mounted again read-write (journals replayed)`;
@@ -30,9 +35,9 @@ function remountAll(r: HeldMount, old: HeldMount['steps']): void {
   const h = new Holder(r);
   const renamed = new Map<string, string>();
   for (const s of old) {
-    if (s.kind === 'dir') h.record.steps.push(s);
+    if (!reattached(s)) h.record.steps.push(s);
     else if (s.kind === 'loop') renamed.set(s.device, h.attach({ ...s.spec, readOnly: false }));
-    else h.mount(renamed.get(s.device) ?? s.device, s.target, s.fsType, s.options.filter((o) => !SKIP_REPLAY.has(o)), s.what);
+    else if (s.kind === 'mount') h.mount(renamed.get(s.device) ?? s.device, s.target, s.fsType, s.options.filter((o) => !SKIP_REPLAY.has(o)), s.what);
   }
   saveRecord(r);
 }

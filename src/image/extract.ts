@@ -1,12 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { closeSync, constants, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, renameSync, rmSync, unlinkSync, symlinkSync, writeSync, chmodSync, utimesSync, readdirSync, rmdirSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, ftruncateSync, fchownSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, renameSync, rmSync, unlinkSync, symlinkSync, writeSync, chmodSync, utimesSync, readdirSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Entry } from '../cpio/entry.js';
-import { RdError, EXIT, locate } from '../errors.js';
+import { RdError, EXIT, locate, systemCause } from '../errors.js';
 import { normalizeName, nameFilter } from './names.js';
 import { readImage, type ReadOptions } from './read.js';
 import { joinBytes } from '../cpio/name-bytes.js';
-import { bytePath, CREATE_FLAGS, SafeTree } from './safe-tree.js';
+import { bytePath, CREATE_FLAGS, SafeTree, show, type BytePath, type PathOf } from './safe-tree.js';
 import type { Segment } from './segment.js';
 
 export interface ExtractOptions extends ReadOptions {
@@ -46,7 +46,7 @@ export function layoutName(segments: ReadonlyArray<Pick<Segment, 'compression'>>
 }
 
 interface DirFix {
-  path: Buffer;
+  rel: BytePath;
   mode: number;
   mtime: number;
 }
@@ -54,7 +54,7 @@ interface DirFix {
 /** Writes entries of one tree (one segment, or all of them with merged). */
 export class TreeWriter {
   readonly tree: SafeTree;
-  private links = new Map<string, Buffer>();
+  private links = new Map<string, BytePath>();
   private dirs: DirFix[] = [];
   files = 0;
   bytes = 0;
@@ -83,53 +83,65 @@ export class TreeWriter {
     const perm = e.mode & 0o7777;
     if (e.type === 'dir') {
       this.tree.makeDir(rel, e.name);
-      const p = this.tree.abs(rel);
-      if (this.owners) lchownSync(p, e.uid, e.gid);
-      this.dirs.push({ path: p, mode: perm, mtime: e.mtime });
+      if (this.owners) this.tree.at(rel, (p) => lchownSync(p(rel), e.uid, e.gid));
+      this.dirs.push({ rel, mode: perm, mtime: e.mtime });
       return;
     }
     if (rel === '') throw new RdError(`entry ${JSON.stringify(e.name)} would replace the destination directory itself`, {}, EXIT.refused);
     this.tree.ensureParents(rel, e.name);
-    const p = this.tree.abs(rel);
     switch (e.type) {
       case 'file': {
         const key = e.nlink > 1 ? `${e.ino}:${e.devMajor}:${e.devMinor}:${e.mode}` : undefined;
         const first = key ? this.links.get(key) : undefined;
-        let fd: number;
+        let fd: number | undefined;
         // Plain permission bits the umask keeps can be given at creation, saving a chmod per file.
         // Special bits wait for fchmod: a chown after them would clear setuid and setgid.
         let chmod = true;
         if (first !== undefined) {
           // Later names of a hard-link group join the first; newc puts the data on the last one.
-          this.create(rel, e.name, () => linkSync(first, p));
-          fd = openSync(p, constants.O_WRONLY | constants.O_NOFOLLOW);
+          fd = this.create(e, rel, first, (p) => {
+            linkSync(p(first), p(rel));
+            return openSync(p(rel), constants.O_WRONLY | constants.O_NOFOLLOW);
+          });
         } else {
           chmod = perm > 0o777 || (perm & ~this.umask) !== perm;
-          fd = this.create(rel, e.name, () => openSync(p, CREATE_FLAGS, chmod ? 0o600 : perm));
-          if (key) this.links.set(key, p);
+          fd = this.create(e, rel, rel, (p) => openSync(p(rel), CREATE_FLAGS, chmod ? 0o600 : perm));
+          if (key && fd !== undefined) this.links.set(key, rel);
         }
+        if (fd === undefined) return;
+        let got = 0;
         try {
           for await (const chunk of body()) {
             let off = 0;
             while (off < chunk.length) off += writeSync(fd, chunk, off);
-            this.bytes += chunk.length;
+            got += chunk.length;
           }
+          // The image ends inside this file: its other names (a hard-link group) must not hold a cut body either.
+          if (got < e.size) ftruncateSync(fd, 0);
           if (this.owners) fchownSync(fd, e.uid, e.gid);
           if (chmod) fchmodSync(fd, perm);
           futimesSync(fd, e.mtime, e.mtime);
         } finally {
           closeSync(fd);
         }
+        this.bytes += got;
+        if (got < e.size) {
+          // Nor is a cut file left looking whole under this name: the read error that follows names it.
+          this.tree.at(rel, (p) => unlinkSync(p(rel)));
+          return;
+        }
         this.files++;
         return;
       }
       case 'symlink':
-        this.create(rel, e.name, () => symlinkSync(e.rawTarget ?? Buffer.from(e.target ?? ''), p));
-        if (this.owners) lchownSync(p, e.uid, e.gid);
-        lutimesSync(p, e.mtime, e.mtime);
+        this.create(e, rel, rel, (p) => {
+          symlinkSync(e.rawTarget ?? Buffer.from(e.target ?? ''), p(rel));
+          if (this.owners) lchownSync(p(rel), e.uid, e.gid);
+          lutimesSync(p(rel), e.mtime, e.mtime);
+        });
         return;
       default:
-        this.makeNode(e, rel, p);
+        this.makeNode(e, rel);
     }
   }
 
@@ -138,53 +150,62 @@ export class TreeWriter {
    * EEXIST rather than follow or reuse anything there (O_EXCL|O_NOFOLLOW,
    * link, symlink). Whatever is in the way is cleared, then `make` runs again:
    * one system call in the usual case, instead of a stat before every entry.
+   * A non-empty directory in the way is kept and the entry skipped, as the
+   * kernel's do_name() skips it: undefined is returned.
    */
-  private create<T>(rel: string, name: string, make: () => T): T {
+  private create<T>(e: Entry, rel: BytePath, longest: BytePath, make: (p: PathOf) => T): T | undefined {
+    const long = longest.length > rel.length ? longest : rel;
     try {
-      return make();
+      return this.tree.at(long, make);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      this.tree.clear(rel, name);
-      return make();
+      if (!this.tree.clear(rel)) {
+        this.skip(e, `${show(rel)} is a non-empty directory here (the kernel keeps the directory too)`);
+        return undefined;
+      }
+      return this.tree.at(long, make);
     }
   }
 
-  private makeNode(e: Entry, rel: string, p: Buffer): void {
+  skip(e: Entry, why: string): void {
+    this.warn(`skipped ${e.type} ${JSON.stringify(e.name)}: ${why}`);
+    this.skipped++;
+  }
+
+  private makeNode(e: Entry, rel: BytePath): void {
     const isDev = e.type === 'char' || e.type === 'block';
-    if (e.type === 'socket') {
-      this.warn(`skipped socket ${e.name}: sockets are created by the programs that listen on them`);
-      this.skipped++;
-      return;
-    }
-    if (isDev && process.getuid?.() !== 0) {
-      this.warn(`skipped device node ${e.name}: creating devices needs root`);
-      this.skipped++;
-      return;
-    }
-    this.tree.clear(rel, e.name);
+    if (e.type === 'socket') return this.skip(e, 'sockets are created by the programs that listen on them');
+    if (isDev && process.getuid?.() !== 0) return this.skip(e, 'creating devices needs root');
+    if (!this.tree.clear(rel)) return this.skip(e, `${show(rel)} is a non-empty directory here (the kernel keeps the directory too)`);
     // Node has no mknod(2); coreutils and busybox both ship mknod(1). Its argument is text, so the node is
     // made under a fixed name in the root and renamed to the stored name's exact bytes.
     const made = join(this.tree.root, `.rdrescue-mknod-${process.pid}`);
     const args = e.type === 'fifo' ? [made, 'p'] : [made, e.type === 'char' ? 'c' : 'b', String(e.rdevMajor), String(e.rdevMinor)];
     rmSync(made, { force: true });
     const r = spawnSync('mknod', ['-m', (e.mode & 0o7777).toString(8), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-    if (r.error || r.status !== 0) {
-      this.warn(`skipped ${e.type} ${e.name}: mknod failed: ${r.error?.message ?? r.stderr.toString().trim()}`);
-      this.skipped++;
-      return;
-    }
-    renameSync(made, p);
-    if (this.owners) lchownSync(p, e.uid, e.gid);
-    chmodSync(p, e.mode & 0o7777);
-    utimesSync(p, e.mtime, e.mtime);
+    if (r.error || r.status !== 0) return this.skip(e, `mknod failed: ${r.error?.message ?? r.stderr.toString().trim()}`);
+    this.tree.at(rel, (p) => {
+      renameSync(made, p(rel));
+      if (this.owners) lchownSync(p(rel), e.uid, e.gid);
+      chmodSync(p(rel), e.mode & 0o7777);
+      utimesSync(p(rel), e.mtime, e.mtime);
+    });
   }
 
-  /** Directory modes and mtimes last, since creating their contents changes them (the kernel's dir_utime). */
+  /**
+   * Directory modes and mtimes last, since creating their contents changes
+   * them (the kernel's dir_utime()); also after a failure, so no tree is left
+   * at the 0700 directories are made with. A directory a later entry replaced
+   * is left alone: chmod would follow a symlink put in its place.
+   */
   finish(): void {
     for (let i = this.dirs.length - 1; i >= 0; i--) {
       const d = this.dirs[i];
-      chmodSync(d.path, d.mode);
-      utimesSync(d.path, d.mtime, d.mtime);
+      this.tree.at(d.rel, (p) => {
+        if (!lstatSync(p(d.rel), { throwIfNoEntry: false })?.isDirectory()) return;
+        chmodSync(p(d.rel), d.mode);
+        utimesSync(p(d.rel), d.mtime, d.mtime);
+      });
     }
     this.dirs = [];
   }
@@ -194,6 +215,9 @@ export class TreeWriter {
  * Extracts an image like `cpio -idm` per segment (layout of unmkinitramfs),
  * or merged. Nothing is written outside `dest`: names are confined to it and
  * no symlink is ever followed, including ones the archive itself creates.
+ * Entries the kernel would skip are skipped with a warning. When reading
+ * stops at damage, every entry before it stays written, directories get
+ * their modes and mtimes, and then the error is thrown.
  */
 export async function extractImage(image: string, dest: string, opts: ExtractOptions = {}): Promise<ExtractReport> {
   const owners = opts.owners ?? process.getuid?.() === 0;
@@ -206,36 +230,42 @@ export async function extractImage(image: string, dest: string, opts: ExtractOpt
   // Until a second segment shows up we cannot tell whether the first belongs in
   // dest itself or in dest/early|main, so it goes to a staging directory.
   const staging = join(dest, `.rdrescue-partial-${process.pid}`);
+  let staged = false;
   let writer: TreeWriter | undefined;
   let current = -1;
   let archive = 0;
-  const tally = (w: TreeWriter) => {
+  const close = () => {
+    if (!writer) return;
+    const w = writer;
+    writer = undefined;
+    w.finish();
     report.files += w.files;
     report.bytes += w.bytes;
     report.skipped += w.skipped;
   };
+  /** Segment 0 leaves staging: for dest itself when it is the only segment, else its layout directory. */
+  const place = (more: boolean) => {
+    if (!staged) return;
+    staged = false;
+    const to = more || segs.length > 1 ? join(dest, layoutName(segs, 0)) : dest;
+    moveInto(staging, to);
+    if (done[0]) done[0].dir = to;
+  };
   try {
     if (opts.merged) writer = new TreeWriter(dest, owners, warn);
-    for await (const ev of readImage(image, opts)) {
+    for await (const ev of readImage(image, { ...opts, withSkipped: true })) {
       if (ev.kind === 'segment') {
         segs.push(ev.segment);
-        if (!opts.merged && writer) {
-          writer.finish();
-          tally(writer);
-          writer = undefined;
-        }
+        if (!opts.merged) close();
         done.push({ ...ev.segment, dir: opts.merged ? dest : ev.segment.index === 0 ? staging : join(dest, layoutName(segs, ev.segment.index)) });
         continue;
       }
       if (!opts.merged && ev.segment.index !== current) {
         current = ev.segment.index;
-        if (current === 1) {
-          const first = join(dest, layoutName(segs, 0));
-          moveInto(staging, first);
-          done[0].dir = first;
-        }
+        if (current === 1) place(true);
         const dir = current === 0 ? staging : join(dest, layoutName([...segs, ev.segment], current));
         writer = new TreeWriter(dir, owners, warn);
+        staged ||= current === 0;
       }
       if (ev.archive !== archive) {
         archive = ev.archive;
@@ -243,22 +273,27 @@ export async function extractImage(image: string, dest: string, opts: ExtractOpt
       }
       if (!match(ev.entry.name)) continue;
       report.entries++;
+      if (ev.skip) {
+        writer!.skip(ev.entry, `${ev.skip} (the kernel skips it too)`);
+        continue;
+      }
       try {
         await writer!.write(ev.entry, ev.body, ev.rawName);
       } catch (e) {
-        locate(e, { file: image, segment: ev.segment.index, entry: ev.entry.name });
+        const where = { file: image, segment: ev.segment.index, entry: ev.entry.name };
+        const cause = systemCause(e);
+        if (cause) throw new RdError(`cannot create it in ${dest}: ${cause}`, where, EXIT.failure);
+        locate(e, where);
       }
     }
-    if (writer) {
-      writer.finish();
-      tally(writer);
-    }
-    if (!opts.merged && segs.length === 1) {
-      moveInto(staging, dest);
-      done[0].dir = dest;
-    }
   } finally {
-    rmSync(staging, { recursive: true, force: true });
+    // Also after an error: what was written stays, with its directories' final modes.
+    try {
+      close();
+      place(false);
+    } finally {
+      rmSync(staging, { recursive: true, force: true });
+    }
   }
   return report;
 }

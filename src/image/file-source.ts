@@ -1,6 +1,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import type { MemberInput } from '../compression/types.js';
 import { RdError, EXIT } from '../errors.js';
+import { track } from './progress.js';
 
 const CHUNK = 1 << 20;
 
@@ -15,6 +16,7 @@ export class FileSource implements MemberInput {
   private eof = false;
   offset = 0;
   readonly size: number;
+  private untrack = () => {};
 
   /** File position where the source ends (a range of the file, e.g. a UKI section, ends before the file does). */
   private end: number;
@@ -45,7 +47,10 @@ export class FileSource implements MemberInput {
       await fh.close();
       throw new RdError('is a directory, not an image', { file: path }, EXIT.badInput);
     }
-    return range ? new FileSource(fh, path, range.length, range.offset) : new FileSource(fh, path, st.size);
+    const src = range ? new FileSource(fh, path, range.length, range.offset) : new FileSource(fh, path, st.size);
+    const start = range?.offset ?? 0;
+    src.untrack = track({ path, direction: 'reading', done: () => src.pos - start, total: src.size });
+    return src;
   }
 
   async read(): Promise<Buffer | null> {
@@ -84,6 +89,7 @@ export class FileSource implements MemberInput {
   }
 
   async close(): Promise<void> {
+    this.untrack();
     await this.fh.close();
   }
 }

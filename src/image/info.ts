@@ -1,4 +1,5 @@
 import { statSync } from 'node:fs';
+import { RdError } from '../errors.js';
 import { openContainer, type Container } from './container.js';
 import { normalizeName } from './names.js';
 import { readImage, type ReadOptions } from './read.js';
@@ -24,6 +25,13 @@ export interface ImageInfo {
   mkinitcpioHooks?: string[];
   /** What rdrescue reads but the kernel would not boot as intended (e.g. an xz check the kernel refuses). */
   warnings: ImageWarning[];
+  /** With `partial`: the error that stopped reading; everything above describes what came before it. */
+  stopped?: string;
+}
+
+export interface InfoOptions extends ReadOptions {
+  /** Report what could be read when reading stops at damage (in `stopped`) instead of throwing. */
+  partial?: boolean;
 }
 
 /** Small files whose content tells what made the image. */
@@ -40,7 +48,7 @@ const MODULE_RE = /\/([^/]+\.ko(?:\.(?:xz|zst|gz))?)$/;
 const KVER_RE = /^(?:usr\/)?lib\/modules\/([^/]+)(?:\/|$)/;
 
 /** What `lsinitcpio -a` tells, for any image the kernel boots. One pass over the image. */
-export async function imageInfo(image: string, opts: ReadOptions = {}): Promise<ImageInfo> {
+export async function imageInfo(image: string, opts: InfoOptions = {}): Promise<ImageInfo> {
   const segments: Segment[] = [];
   const kvers = new Set<string>();
   const modules = new Set<string>();
@@ -52,32 +60,45 @@ export async function imageInfo(image: string, opts: ReadOptions = {}): Promise<
   const hooks: string[] = [];
   let entries = 0;
   const container = await openContainer(image, opts);
-  for await (const ev of readImage(image, { ...opts, container })) {
-    if (ev.kind === 'segment') {
-      segments.push(ev.segment);
-      continue;
+  let stopped: string | undefined;
+  let current: Segment | undefined;
+  try {
+    for await (const ev of readImage(image, { ...opts, container })) {
+      if (ev.kind === 'segment') {
+        segments.push(ev.segment);
+        continue;
+      }
+      current = ev.segment;
+      entries++;
+      const e = ev.entry;
+      const rel = normalizeName(e.name);
+      names.add(rel);
+      const kv = KVER_RE.exec(rel);
+      if (kv) kvers.add(kv[1]);
+      if (e.type !== 'file') continue;
+      const m = MODULE_RE.exec(rel);
+      if (m) modules.add(m[1].replace(/\.ko(\..*)?$/, ''));
+      // Sizes of files directly inside each directory (du -S): ancestors would otherwise top every list.
+      const slash = rel.lastIndexOf('/');
+      const dir = slash < 0 ? '.' : rel.slice(0, slash);
+      dirBytes.set(dir, (dirBytes.get(dir) ?? 0) + e.size);
+      if (rel === 'kernel/x86/microcode/GenuineIntel.bin') microcode.push({ vendor: 'Intel', segment: ev.segment.index, size: e.size });
+      if (rel === 'kernel/x86/microcode/AuthenticAMD.bin') microcode.push({ vendor: 'AMD', segment: ev.segment.index, size: e.size });
+      if (/^scripts\/[^/]+\/[^/]+$/.test(rel) && !rel.endsWith('/ORDER')) scripts.push(rel.slice('scripts/'.length));
+      if (/^hooks\/[^/]+$/.test(rel)) hooks.push(rel.slice('hooks/'.length));
+      if (MARKERS.has(rel) && e.size > 0 && e.size < 65536) {
+        const chunks: Buffer[] = [];
+        for await (const c of ev.body()) chunks.push(Buffer.from(c));
+        markers.set(rel, Buffer.concat(chunks).toString('utf8'));
+      }
     }
-    entries++;
-    const e = ev.entry;
-    const rel = normalizeName(e.name);
-    names.add(rel);
-    const kv = KVER_RE.exec(rel);
-    if (kv) kvers.add(kv[1]);
-    if (e.type !== 'file') continue;
-    const m = MODULE_RE.exec(rel);
-    if (m) modules.add(m[1].replace(/\.ko(\..*)?$/, ''));
-    // Sizes of files directly inside each directory (du -S): ancestors would otherwise top every list.
-    const slash = rel.lastIndexOf('/');
-    const dir = slash < 0 ? '.' : rel.slice(0, slash);
-    dirBytes.set(dir, (dirBytes.get(dir) ?? 0) + e.size);
-    if (rel === 'kernel/x86/microcode/GenuineIntel.bin') microcode.push({ vendor: 'Intel', segment: ev.segment.index, size: e.size });
-    if (rel === 'kernel/x86/microcode/AuthenticAMD.bin') microcode.push({ vendor: 'AMD', segment: ev.segment.index, size: e.size });
-    if (/^scripts\/[^/]+\/[^/]+$/.test(rel) && !rel.endsWith('/ORDER')) scripts.push(rel.slice('scripts/'.length));
-    if (/^hooks\/[^/]+$/.test(rel)) hooks.push(rel.slice('hooks/'.length));
-    if (MARKERS.has(rel) && e.size > 0 && e.size < 65536) {
-      const chunks: Buffer[] = [];
-      for await (const c of ev.body()) chunks.push(Buffer.from(c));
-      markers.set(rel, Buffer.concat(chunks).toString('utf8'));
+  } catch (err) {
+    if (!opts.partial || !(err instanceof RdError)) throw err;
+    stopped = err.message;
+    // A decoder failing inside a marker file's data stops before the segment event.
+    if (current && !segments.includes(current)) {
+      current.damage = { offset: err.where.offset, message: err.message, cpioBytes: current.uncompressedBytes };
+      segments.push(current);
     }
   }
   const { size } = statSync(image);
@@ -96,6 +117,7 @@ export async function imageInfo(image: string, opts: ReadOptions = {}): Promise<
     modules: [...modules].sort(),
     warnings: xzCheckWarnings(image, segments),
   };
+  if (stopped) info.stopped = stopped;
   const release = markers.get('usr/lib/initrd-release') ?? markers.get('etc/initrd-release') ?? '';
   if (markers.has('usr/lib/dracut/modules.txt') || names.has('usr/lib/dracut') || /DRACUT/.test(release)) {
     const v = /^DRACUT_VERSION="?([^"\n]+)"?/m.exec(release)?.[1] ?? /^VERSION_ID="?([^"\n]+)"?/m.exec(release)?.[1];

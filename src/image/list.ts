@@ -9,22 +9,35 @@ export type ListedEntry = Pick<Entry, 'name' | 'type' | 'mode' | 'uid' | 'gid' |
   /** The stored bytes, base64, when the name is not UTF-8 (`name` then holds U+FFFD in their place): JSON has no bytes. */
   nameBase64?: string;
   targetBase64?: string;
+  /** Why the kernel would create nothing for this entry (e.g. a name longer than PATH_MAX). */
+  skipped?: string;
 };
+
+export interface ListedItem {
+  entry: Entry;
+  segment: number;
+  rawName?: Buffer;
+  skip?: string;
+}
 
 export interface ListOptions extends ReadOptions {
   patterns?: string[];
 }
 
-/** Every entry of every segment, in stored order, as `cpio -t` sees each segment in turn. */
-export async function* listImage(image: string, opts: ListOptions = {}): AsyncGenerator<{ entry: Entry; segment: number; rawName?: Buffer }, void, undefined> {
+/**
+ * Every entry of every segment, in stored order, as `cpio -t` sees each
+ * segment in turn, including those the kernel skips (marked `skip`).
+ */
+export async function* listImage(image: string, opts: ListOptions = {}): AsyncGenerator<ListedItem, void, undefined> {
   const match = nameFilter(opts.patterns);
-  for await (const ev of readImage(image, opts)) {
-    if (ev.kind === 'entry' && match(ev.entry.name)) yield { entry: ev.entry, segment: ev.segment.index, rawName: ev.rawName };
+  for await (const ev of readImage(image, { ...opts, withSkipped: true })) {
+    if (ev.kind === 'entry' && match(ev.entry.name)) yield { entry: ev.entry, segment: ev.segment.index, rawName: ev.rawName, skip: ev.skip };
   }
 }
 
-export function toListed(e: Entry, segment: number, rawName?: Buffer): ListedEntry {
+export function toListed({ entry: e, segment, rawName, skip }: ListedItem): ListedEntry {
   const l: ListedEntry = { segment, name: e.name, type: e.type, mode: e.mode, uid: e.uid, gid: e.gid, nlink: e.nlink, mtime: e.mtime, size: e.size };
+  if (skip) l.skipped = skip;
   if (rawName) l.nameBase64 = rawName.toString('base64');
   if (e.type === 'symlink') l.target = e.target;
   if (e.rawTarget) l.targetBase64 = e.rawTarget.toString('base64');

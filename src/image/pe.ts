@@ -27,6 +27,10 @@ export interface PeFile {
   machine: number;
   format: 'PE32' | 'PE32+';
   sizeOfImage: number;
+  sectionAlignment: number;
+  fileAlignment: number;
+  /** Where the headers are, for a writer: the optional header, its data directories and the section table. */
+  layout: { peAt: number; optAt: number; dirsAt: number; tableAt: number; symbolTable: number; symbols: number };
   /** The Authenticode certificate table (data directory 4; its address is a file offset), when present. */
   certificate?: { offset: number; size: number };
   sections: PeSection[];
@@ -84,7 +88,17 @@ function parse(file: string, size: number, at: (offset: number, length: number, 
   if (optSize < dirsAt) throw new FormatError(`the ${format} optional header is ${optSize} bytes, too short for its fields`, { file, offset: optAt });
   const sizeOfImage = opt.readUInt32LE(56);
   const ndirs = opt.readUInt32LE(dirsAt - 4);
-  const pe: PeFile = { file, size, machine, format, sizeOfImage, sections: [] };
+  const pe: PeFile = {
+    file,
+    size,
+    machine,
+    format,
+    sizeOfImage,
+    sectionAlignment: opt.readUInt32LE(32),
+    fileAlignment: opt.readUInt32LE(36),
+    layout: { peAt, optAt, dirsAt: optAt + dirsAt, tableAt: optAt + optSize, symbolTable: symtab, symbols: nsyms },
+    sections: [],
+  };
   if (ndirs > 4 && dirsAt + 5 * 8 <= optSize) {
     const offset = opt.readUInt32LE(dirsAt + 32);
     const length = opt.readUInt32LE(dirsAt + 36);

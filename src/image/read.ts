@@ -3,9 +3,10 @@ import { decoderFor } from '../compression/index.js';
 import { detectMagic, MAGIC_BYTES } from '../compression/detect.js';
 import { ByteStream } from '../cpio/byte-stream.js';
 import type { Entry } from '../cpio/entry.js';
-import { readArchive, type Locate } from '../cpio/reader.js';
-import { FormatError, locate, RdError } from '../errors.js';
+import { readArchive, type DamageHandler, type Locate } from '../cpio/reader.js';
+import { FormatError, locate, located, RdError, type ErrorWhere } from '../errors.js';
 import { openContainer, type Container, type ContainerOptions, type ImagePart } from './container.js';
+import { foreignFormat } from './foreign-format.js';
 import { FileSource } from './file-source.js';
 import { ReadAhead } from './read-ahead.js';
 import type { Segment } from './segment.js';
@@ -15,6 +16,14 @@ export interface ReadOptions extends ContainerOptions {
   maxOutput?: number;
   /** Allow native decompressors where faster; false forces the built-in decoders. */
   native?: boolean;
+  /**
+   * Told of damage after which the rest still reads (a bad crc checksum), so
+   * reading goes on. Without it, or with `strict`, the first damage throws.
+   */
+  onDamage?: (err: FormatError) => void;
+  strict?: boolean;
+  /** Also yield the entries the kernel skips (marked `skip`), for listings. */
+  withSkipped?: boolean;
   /** The file's parts, when the caller has opened the container already (info reports it too). */
   container?: Container;
 }
@@ -27,9 +36,14 @@ export type ImageEvent =
       archive: number;
       entry: Entry;
       rawName?: Buffer;
+      /** Why the kernel creates nothing for this entry; only with `withSkipped`. */
+      skip?: string;
       body(): AsyncGenerator<Buffer, void, undefined>;
     }
-  /** Sent once a segment is complete, with its final sizes and counts. */
+  /**
+   * Sent once a segment is complete, with its final sizes and counts; also
+   * for a damaged segment (with `damage`) right before the error is thrown.
+   */
   | { kind: 'segment'; segment: Segment };
 
 /** Decoded bytes held ready ahead of the parser: a few output chunks. */
@@ -66,6 +80,11 @@ async function* walkPart(part: ImagePart, walk: Walk, opts: ReadOptions): AsyncG
   const src = part.bytes ? new BufferInput(part.bytes) : await FileSource.open(path, part);
   const { segments, budget } = walk;
   let archive = walk.archive;
+  const damage = (where: ErrorWhere): DamageHandler | undefined => {
+    const tell = opts.onDamage;
+    if (opts.strict || !tell) return undefined;
+    return (err) => tell(located(err, where));
+  };
   try {
     let s = new ByteStream(src);
     s.offset = src.offset;
@@ -90,14 +109,14 @@ async function* walkPart(part: ImagePart, walk: Walk, opts: ReadOptions): AsyncG
       const seg: Segment = { index, offset, storedBytes: 0, compression: 'none', archives: 0, entries: 0, uncompressedBytes: 0, paddingBefore: zeros, ...(part.label ? { source: part.label } : {}) };
       if (!magic) {
         const hex = buf.subarray(pos, pos + Math.min(have, 6)).toString('hex').replace(/(..)(?!$)/g, '$1 ');
-        throw new FormatError(`unknown data (bytes ${hex}): neither a cpio archive nor a compressed member the kernel can unpack`, { ...where, offset });
+        throw new FormatError(foreignFormat(buf.subarray(pos, pos + have)) ?? `unknown data (bytes ${hex}): neither a cpio archive nor a compressed member the kernel can unpack`, { ...where, offset });
       }
       if (magic.kind === 'odc') throw new FormatError('odc (070707) cpio archive: the kernel only unpacks newc (070701) and crc (070702)', { ...where, offset });
       if (magic.kind === 'cpio') {
         if (offset % 4 !== 0) throw new FormatError('cpio archive is not 4-byte aligned, so the kernel would reject it as "invalid magic"', { ...where, offset });
         const fileLocate: Locate = (at) => ({ offset: at, suffix: '' });
         try {
-          const it = readArchive(s, fileLocate);
+          const it = readArchive(s, fileLocate, damage(where));
           for (;;) {
             const r = await it.next();
             if (r.done) {
@@ -105,10 +124,14 @@ async function* walkPart(part: ImagePart, walk: Walk, opts: ReadOptions): AsyncG
               break;
             }
             seg.entries++;
-            yield { kind: 'entry', segment: seg, archive, entry: r.value.entry, rawName: r.value.rawName, body: r.value.body };
+            if (r.value.skip && !opts.withSkipped) continue;
+            yield { kind: 'entry', segment: seg, archive, entry: r.value.entry, rawName: r.value.rawName, skip: r.value.skip, body: r.value.body };
           }
         } catch (e) {
-          locate(e, where);
+          const err = located(e, where);
+          seg.storedBytes = seg.uncompressedBytes = s.offset - offset;
+          yield damaged(seg, err, seg.storedBytes);
+          throw err;
         }
         archive++;
         seg.archives = 1;
@@ -153,7 +176,7 @@ async function* walkPart(part: ImagePart, walk: Walk, opts: ReadOptions): AsyncG
             if (v.buf[v.pos] !== 0x30) {
               throw new FormatError(`junk within compressed archive` + memberLocate(out.offset).suffix, { offset });
             }
-            const it = readArchive(out, memberLocate);
+            const it = readArchive(out, memberLocate, damage(where));
             for (;;) {
               const r = await it.next();
               if (r.done) {
@@ -161,14 +184,19 @@ async function* walkPart(part: ImagePart, walk: Walk, opts: ReadOptions): AsyncG
                 break;
               }
               seg.entries++;
-              yield { kind: 'entry', segment: seg, archive, entry: r.value.entry, rawName: r.value.rawName, body: r.value.body };
+              if (r.value.skip && !opts.withSkipped) continue;
+              yield { kind: 'entry', segment: seg, archive, entry: r.value.entry, rawName: r.value.rawName, skip: r.value.skip, body: r.value.body };
             }
             archive++;
             seg.archives++;
           }
           complete = true;
         } catch (e) {
-          locate(e, where);
+          const err = located(e, where);
+          seg.uncompressedBytes = produced;
+          seg.storedBytes = src.offset - offset;
+          yield damaged(seg, err, out.offset);
+          throw err;
         } finally {
           // After an error, or for a consumer that stopped early: stop the decoder and any program it runs.
           if (!complete) await ahead.close();
@@ -186,4 +214,11 @@ async function* walkPart(part: ImagePart, walk: Walk, opts: ReadOptions): AsyncG
     walk.archive = archive;
     await src.close();
   }
+}
+
+/** Marks how far a segment could be read before `err`, for `info` and for a salvaging extract. */
+function damaged(seg: Segment, err: unknown, cpioBytes: number): ImageEvent {
+  const where = err instanceof RdError ? err.where : {};
+  seg.damage = { offset: where.offset, message: err instanceof Error ? err.message : String(err), cpioBytes };
+  return { kind: 'segment', segment: seg };
 }

@@ -19,6 +19,17 @@ export function show(rel: BytePath): string {
   return JSON.stringify(Buffer.from(rel, 'latin1').toString('utf8'));
 }
 
+/** Hands out a path usable by the system call about to be made; valid only inside SafeTree.at(). */
+export type PathOf = (rel: BytePath) => Buffer;
+
+/**
+ * Past this many bytes an absolute path may hit PATH_MAX (4096 with its NUL),
+ * though the name inside the tree is legal (the kernel takes names up to
+ * 4,095 bytes, whatever the length of DIR).
+ */
+const LONG_PATH = 4000;
+const DOT = Buffer.from('.');
+
 /**
  * Creates paths under one root without ever leaving it. Every parent of a
  * path must be a real directory (a symlink on the way is refused, whoever
@@ -27,11 +38,32 @@ export function show(rel: BytePath): string {
  */
 export class SafeTree {
   private knownDirs = new Set<BytePath>(['']);
+  private readonly rootBytes: number;
 
-  constructor(readonly root: string) {}
+  constructor(readonly root: string) {
+    this.rootBytes = Buffer.byteLength(root);
+  }
 
   abs(rel: BytePath): Buffer {
     return rel === '' ? Buffer.from(this.root) : joinBytes(this.root, Buffer.from(rel, 'latin1'));
+  }
+
+  /**
+   * Runs synchronous system calls on paths in the tree. Node has no openat(),
+   * so when DIR plus a name would pass PATH_MAX the calls run from inside the
+   * root with relative paths, as cpio does from its working directory. The
+   * working directory is restored before anything asynchronous can run; on
+   * normal images the detour is never taken.
+   */
+  at<T>(longest: BytePath, op: (path: PathOf) => T): T {
+    if (this.rootBytes + longest.length < LONG_PATH) return op((rel) => this.abs(rel));
+    const back = process.cwd();
+    process.chdir(this.root);
+    try {
+      return op((rel) => (rel === '' ? DOT : Buffer.from(rel, 'latin1')));
+    } finally {
+      process.chdir(back);
+    }
   }
 
   /** Makes sure every parent directory of `rel` exists as a real directory. */
@@ -45,12 +77,14 @@ export class SafeTree {
     if (this.knownDirs.has(rel)) return;
     const slash = rel.lastIndexOf('/');
     if (slash >= 0) this.ensureDir(rel.slice(0, slash), name);
-    const p = this.abs(rel);
-    const st = lstatSync(p, { throwIfNoEntry: false });
-    if (!st) mkdirSync(p, 0o755);
-    else if (st.isSymbolicLink()) {
+    const st = this.at(rel, (p) => {
+      const s = lstatSync(p(rel), { throwIfNoEntry: false });
+      if (!s) mkdirSync(p(rel), 0o755);
+      return s;
+    });
+    if (st?.isSymbolicLink()) {
       throw new RdError(`refusing to extract ${JSON.stringify(name)}: its parent ${show(rel)} is a symlink (would write outside the destination)`, {}, EXIT.refused);
-    } else if (!st.isDirectory()) {
+    } else if (st && !st.isDirectory()) {
       throw new RdError(`cannot extract ${JSON.stringify(name)}: its parent ${show(rel)} is not a directory`, {}, EXIT.refused);
     }
     this.knownDirs.add(rel);
@@ -58,37 +92,41 @@ export class SafeTree {
 
   /**
    * Clears the place for a new non-directory entry: unlinks a file, link or
-   * node, removes an empty directory. A non-empty directory is an error, as
-   * in the kernel's clean_path().
+   * node, removes an empty directory. A non-empty directory stays, and the
+   * answer is false: the kernel's clean_path() cannot remove it either, so
+   * the entry is not created.
    */
-  clear(rel: BytePath, name: string): void {
-    const p = this.abs(rel);
-    const st = lstatSync(p, { throwIfNoEntry: false });
-    if (!st) return;
-    if (st.isDirectory()) {
+  clear(rel: BytePath): boolean {
+    return this.at(rel, (p) => {
+      const st = lstatSync(p(rel), { throwIfNoEntry: false });
+      if (!st) return true;
+      if (!st.isDirectory()) {
+        unlinkSync(p(rel));
+        return true;
+      }
       try {
-        rmdirSync(p);
+        rmdirSync(p(rel));
       } catch {
-        throw new RdError(`cannot replace non-empty directory ${show(rel)} with ${JSON.stringify(name)}`, {}, EXIT.refused);
+        return false;
       }
       this.forget(rel);
-    } else unlinkSync(p);
+      return true;
+    });
   }
 
   /** Prepares `rel` as a directory: keeps a real one, replaces anything else. Returns true if it was created. */
   makeDir(rel: BytePath, name: string): boolean {
     if (rel === '') return false;
     this.ensureParents(rel, name);
-    const p = this.abs(rel);
-    const st = lstatSync(p, { throwIfNoEntry: false });
-    if (st?.isDirectory()) {
-      this.knownDirs.add(rel);
-      return false;
-    }
-    if (st) unlinkSync(p);
-    mkdirSync(p, 0o700);
+    const made = this.at(rel, (p) => {
+      const st = lstatSync(p(rel), { throwIfNoEntry: false });
+      if (st?.isDirectory()) return false;
+      if (st) unlinkSync(p(rel));
+      mkdirSync(p(rel), 0o700);
+      return true;
+    });
     this.knownDirs.add(rel);
-    return true;
+    return made;
   }
 
   private forget(rel: BytePath): void {

@@ -18,6 +18,11 @@ export interface Segment {
   uncompressedBytes: number;
   /** Zero bytes skipped right before this segment. */
   paddingBefore: number;
+  /**
+   * Where reading stopped, when it did: the error, and how many bytes of cpio
+   * data were read intact before it (`entries` counts the headers read).
+   */
+  damage?: { offset?: number; message: string; cpioBytes: number };
   /** Where the segment lies when the file is not a plain initramfs, e.g. "UKI .initrd" or an addon's section. */
   source?: string;
 }

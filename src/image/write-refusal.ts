@@ -6,12 +6,14 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { RdError, EXIT } from '../errors.js';
 import { isBzImage } from '../kernel/bzimage.js';
-import { startsWithMz } from './pe.js';
+import { readPe, startsWithMz } from './pe.js';
+import { isUki } from './uki.js';
 
 const WAY_FORWARD =
   'rebuild the UKI with ukify (ukify build --linux=... --initrd=NEW.img), ' +
   'or put extra files in an addon (ukify build --initrd=extra.cpio --output=UKI.efi.extra.d/extra.addon.efi), ' +
-  'or work on its initrd (rdrescue extract UKI.efi DIR, then repack)';
+  'or work on its initrd (rdrescue extract UKI.efi DIR, then repack); ' +
+  'a UKI not booted through Secure Boot can be rewritten unsigned by add and inject with --unsigned-ok';
 
 function head(path: string): Buffer {
   let fd: number;
@@ -28,8 +30,22 @@ function head(path: string): Buffer {
   }
 }
 
-/** Throws (exit 4) when `image` is a UKI, another EFI program or a kernel, or when `out` would be one. */
-export function refuseWritingUki(image: string | undefined, out: string): void {
+/** True for a readable PE file with the sections of a UKI. */
+export function isUkiFile(path: string): boolean {
+  if (!startsWithMz(head(path))) return false;
+  try {
+    return isUki(readPe(path));
+  } catch {
+    return false; // a damaged PE: refused below like any other EFI file
+  }
+}
+
+/**
+ * Throws (exit 4) when `image` is a UKI, another EFI program or a kernel, or
+ * when `out` would be one; with `unsignedOk`, a UKI as `image` may be written.
+ */
+export function refuseWritingUki(image: string | undefined, out: string, unsignedOk = false): void {
+  if (unsignedOk && image !== undefined && isUkiFile(image)) return;
   for (const [file, role] of [[image, 'input'], [out, 'output']] as const) {
     if (file === undefined) continue;
     const h = head(file);

@@ -9,6 +9,9 @@
  *   compressed payload (file offset, length, compression).
  * - `bzImageVmlinux(path)` / `decompressVmlinux(bytes, header)` → the
  *   decompressed kernel (an ELF vmlinux on x86), with the project's decoders.
+ * - `embeddedConfig(vmlinux)` (src/kernel/vmlinux.ts) → the kernel's .config
+ *   when built with CONFIG_IKCONFIG; `locateBuiltinInitramfs(vmlinux)` → its
+ *   built-in initramfs.
  * Errors are FormatErrors naming the file and offset.
  */
 import { readFile } from 'node:fs/promises';

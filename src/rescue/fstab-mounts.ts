@@ -54,7 +54,8 @@ export function planFstabMounts(root: string, o: { under?: string[]; mounts?: Mo
   const rootMount = mountOf(root, table);
   const mode = rootMount?.readOnly ? 'ro' : 'rw';
   const plan = planMounts(entries, o.volumes ?? systemVolumes());
-  notes.push(...plan.notes);
+  // swap and memory filesystems hold nothing repair work writes: not worth a line on every chroot
+  notes.push(...plan.notes.filter((n) => !/swap is not needed|lives in memory/.test(n)));
   if (!o.under) notes.push(...plan.warnings.map((w) => `warning: ${w}`));
   const blocked = o.under ? [...plan.warnings] : [];
   const mounted = new Set(table.map((m) => m.mountPoint));

@@ -204,7 +204,7 @@ function isCommentedOut(lines: RawLine[], mountPoint: string): boolean {
 
 function planEdit(root: string, action: string, mountPoint: string, edit: (l: RawLine) => string | undefined, what: string): Plan {
   const path = resolveInRoot(root, FSTAB);
-  if (mountPoint.replace(/\/+$/, '') === '') throw new RdError(`${action} /: refused: without its "/" line the target's boot never remounts the root read-write (systemd-remount-fs), and a root that is missing at boot is no fstab problem (the kernel mounted it from root=)`, { file: path }, EXIT.refused);
+
   let before: Buffer;
   try {
     before = readFileSync(path);
@@ -216,6 +216,10 @@ function planEdit(root: string, action: string, mountPoint: string, edit: (l: Ra
   if (i === undefined) {
     if (action === 'fstab --disable' && isCommentedOut(lines, mountPoint)) return { action, root, subject: mountPoint, changes: [], notes: [], satisfied: true };
     throw new RdError(`no entry mounts ${mountPoint}`, { file: path }, EXIT.badInput);
+  }
+  // named by its mount point or by its device: the "/" line is never edited here
+  if (unescapeOctal(field(lines[i], 1)).replace(/(.)\/+$/, '$1') === '/') {
+    throw new RdError(`${action} ${mountPoint}: refused: line ${i + 1} mounts /; without it the target's boot never remounts the root read-write, and a root that is missing at boot is no fstab problem (the kernel mounted it from root=)`, { file: path }, EXIT.refused);
   }
   const replaced = edit(lines[i]);
   if (replaced === undefined) return { action, root, subject: mountPoint, changes: [], notes: [], satisfied: true };

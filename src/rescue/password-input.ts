@@ -60,7 +60,7 @@ class HiddenReader {
 }
 
 /** Asks twice on /dev/tty with echo off; the two must match. */
-export async function readPasswordTty(user: string, confirm = true): Promise<string> {
+export async function readPasswordTty(user: string, confirm = true, ask = `New password for ${user}: `): Promise<string> {
   let fd: number;
   try {
     fd = openSync('/dev/tty', 'r+');
@@ -71,7 +71,7 @@ export async function readPasswordTty(user: string, confirm = true): Promise<str
   stream.setRawMode(true);
   const reader = new HiddenReader(fd, stream);
   try {
-    const first = await reader.line(`New password for ${user}: `);
+    const first = await reader.line(ask);
     if (first === '') throw new RdError('empty password; nothing was changed', {}, EXIT.usage);
     if (confirm) {
       const second = await reader.line(`Retype new password for ${user}: `);

@@ -105,6 +105,7 @@ function context(rb: Runbook, t: RunbookTarget, i: number, planned?: Array<Plann
           return state;
         }
       : undefined,
+    earlierChanges: planned ? () => planned.slice(0, i).flatMap((p) => (p && !p.satisfied ? p.changes : [])) : undefined,
     writesFollow: () => {
       for (let j = i + 1; j < rb.steps.length && rb.steps[j].kind !== 'remount'; j++) {
         try {

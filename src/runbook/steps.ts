@@ -9,6 +9,7 @@ import { remount as remountTarget } from '../rescue/remount.js';
 import { loadUserShadow, planPassword } from '../rescue/passwd.js';
 import { applyPlan, describePlan, type Plan } from '../rescue/plan.js';
 import { planSummary } from '../rescue/cli-support.js';
+import { AUTORELABEL, SUSE_AUTORELABEL } from '../rescue/labels.js';
 import { planRelabel } from '../rescue/relabel.js';
 import { planUnlock } from '../rescue/unlock.js';
 import { verifySha512crypt } from '../rescue/sha512crypt.js';
@@ -38,6 +39,8 @@ export interface StepContext {
   writesFollow: () => boolean;
   /** When planning a whole runbook: how the earlier steps will have left the target (undefined: as it is now). */
   mountedAs?: () => 'ro' | 'rw' | undefined;
+  /** When planning a whole runbook: what the earlier steps change. */
+  earlierChanges?: () => StepChange[];
 }
 
 export interface StepChange {
@@ -217,7 +220,10 @@ const chroot: StepKind<{ run: string[]; creates?: string }> = {
     // the view lives in another mount namespace, where proc/sys/dev cannot be mounted from here
     if (ctx.sandbox) return satisfied([`chroot: not run in the sandbox (on the real target it runs ${a.run.join(' ')}); its effects are not in the diff`]);
     const plan = planChroot({ root: ctx.root, command: a.run });
-    const lines = [`would run in the target (via ${plan.launcherKind}): ${a.run.join(' ')}${a.creates === undefined ? ' (every run: no creates: to tell when it is done)' : ''}`];
+    const lines = [
+      ...plan.mounts.filter((m) => m.fstab).map((m) => `would mount the target's ${m.what} (and unmount it after)`),
+      `would run in the target (via ${plan.launcherKind}): ${a.run.join(' ')}${a.creates === undefined ? ' (every run: no creates: to tell when it is done)' : ''}`,
+    ];
     return {
       satisfied: false,
       lines,
@@ -242,6 +248,9 @@ const relabel: StepKind<'auto' | boolean> = {
       const se = selinuxState(ctx.root);
       if (!se.relabelNeeded) return satisfied([`relabel auto: SELinux is ${se.mode === 'none' ? 'not configured' : 'disabled'} in the target; nothing to do`]);
     }
+    // an earlier step of the same plan that asks for a relabel (passwd on an unlabelled shadow) has done this step's work by then
+    const asked = a !== false && ctx.earlierChanges?.().find((c) => (c.path === AUTORELABEL || c.path === SUSE_AUTORELABEL) && c.change === 'create');
+    if (asked) return satisfied([`relabel ${a}: an earlier step creates ${asked.path}; nothing more to do`]);
     return fromPlan(planRelabel(ctx.root, { undo: a === false }), ctx);
   },
 };

@@ -1,10 +1,11 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, statSync } from 'node:fs';
 import type { Compression } from '../compression/index.js';
 import type { EntryType } from '../cpio/entry.js';
 import type { WriteEntry } from '../cpio/writer.js';
 import { checkDest } from '../elf/tree.js';
 import { RdError, EXIT } from '../errors.js';
-import { refuseWritingUki } from '../image/write-refusal.js';
+import { rewriteUkiInitrd } from '../image/uki-write.js';
+import { isUkiFile, refuseWritingUki } from '../image/write-refusal.js';
 import { ImageOutput, writeSegment } from './image-output.js';
 import { mergedView } from './merged-view.js';
 import { envSourceDateEpoch } from './tree-source.js';
@@ -15,6 +16,8 @@ export interface AppendOptions {
   level?: number;
   /** Told about entries left out because the image already has what they would create. */
   onWarning?: (message: string) => void;
+  /** A UKI as IMAGE gets a new .initrd: the new UKI is no longer signed (see uki-write.ts). */
+  unsignedOk?: boolean;
 }
 
 /** What a path is in the image plus what this segment has planned so far. */
@@ -56,7 +59,12 @@ export async function appendSegment(
   entries: AsyncIterable<WriteEntry> | Iterable<WriteEntry>,
   opts: AppendOptions = {},
 ): Promise<{ originalBytes: number; newBytes: number }> {
-  refuseWritingUki(image, out);
+  refuseWritingUki(image, out, opts.unsignedOk);
+  if (opts.unsignedOk && isUkiFile(image)) {
+    const r = await rewriteUkiInitrd(image, out, (initrd, next) => appendSegment(initrd, next, entries, { ...opts, unsignedOk: false }));
+    for (const w of r.warnings) opts.onWarning?.(w);
+    return { originalBytes: statSync(image).size, newBytes: statSync(out).size };
+  }
   const view = new Map<string, Node>();
   for (const [p, v] of await mergedView(image)) view.set(p, { type: v.type, target: v.target, nlink: v.nlink });
   const planned: WriteEntry[] = [];

@@ -4,6 +4,7 @@ import { encoderFor, type Compression, type Encoder } from '../compression/index
 import type { CpioFormat } from '../cpio/header.js';
 import { writeArchive, type WriteEntry } from '../cpio/writer.js';
 import { RdError, EXIT } from '../errors.js';
+import { trackOutput } from '../image/progress.js';
 
 /** GNU cpio's output block: dracut and mkinitramfs early archives end on it, and lsinitcpio assumes it. */
 export const CPIO_BLOCK = 512;
@@ -19,6 +20,7 @@ export class ImageOutput {
   private readonly tmp: string;
   /** Bytes written so far. */
   offset = 0;
+  private readonly untrack: () => void;
 
   /** The file actually replaced: an existing symlink (/initrd.img -> boot/initrd.img-…) is followed and kept. */
   readonly path: string;
@@ -31,6 +33,7 @@ export class ImageOutput {
     } catch (e) {
       throw new RdError(`cannot write ${path}: ${(e as Error).message}`, {}, EXIT.failure);
     }
+    this.untrack = trackOutput(this.path, this.fd);
   }
 
   /** Runs `fill` against a new output and commits it, or removes every trace on failure. */
@@ -76,6 +79,7 @@ export class ImageOutput {
     } catch {
       // new file
     }
+    this.untrack();
     fchmodSync(this.fd, mode);
     fsyncSync(this.fd);
     closeSync(this.fd);
@@ -91,6 +95,7 @@ export class ImageOutput {
   }
 
   private abort(): void {
+    this.untrack();
     if (this.fd >= 0) closeSync(this.fd);
     this.fd = -1;
     rmSync(this.tmp, { force: true });

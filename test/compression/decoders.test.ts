@@ -1,5 +1,6 @@
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import zlib from 'node:zlib';
 import { decoderFor, COMPRESSIONS } from '../../src/compression/index.js';
 import type { Compression } from '../../src/compression/types.js';
@@ -238,8 +239,13 @@ t.test('xz: every check type, several blocks, and a second stream after the firs
   const crc64 = Buffer.from(compress('xz', small, ['--check=crc64']));
   crc64[crc64.length - 28] ^= 1; // footer 12, index 12, then the 8-byte CRC-64 of the only block
   t.match((await outcome('xz', crc64, false)).err?.message, /CRC-64 mismatch/, 'CRC-64 verified');
-  const bcj = await outcome('xz', tool('xz', ['--x86', '--lzma2', '-c'], small), false);
-  t.match(bcj.err?.message, /BCJ x86 is not supported/);
+  // Linux's x86 kernel payload: BCJ x86 before LZMA2. A real program holds E8/E9 operands across every chunk boundary.
+  const program = readFileSync('/bin/ls');
+  const x86 = tool('xz', ['--x86', '--lzma2=preset=6,dict=64KiB', '--check=crc32', '--block-size=50000', '-c'], program);
+  const decoded = await decodeAll(decoderFor('xz'), x86, { native: false }, 4093);
+  t.ok(decoded.out.equals(program), 'BCJ x86 decoded built in, byte for byte, across blocks and input chunks');
+  const arm = await outcome('xz', tool('xz', ['--arm', '--lzma2', '-c'], small), false);
+  t.match(arm.err?.message, /BCJ ARM is not supported/);
 });
 
 t.test('bzip2: several blocks, and concatenated streams are separate members', async (t) => {

@@ -1,4 +1,7 @@
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /** systemd-boot's stub (Debian package systemd-boot-efi). */
 export const STUB = '/usr/lib/systemd/boot/efi/linuxx64.efi.stub';
@@ -28,4 +31,17 @@ export function buildUki(out: string, sections: Array<[name: string, file: strin
   execFileSync('objcopy', [...add, stub, `${out}.tmp`]);
   execFileSync('objcopy', [...rename, `${out}.tmp`, out]);
   execFileSync('rm', ['-f', `${out}.tmp`]);
+}
+
+/** A scratch directory, and `file(name, data)` that writes a file into it and returns its path. */
+export function scratch(prefix: string): { work: string; file: (name: string, data: string | Buffer) => string } {
+  const work = mkdtempSync(join(tmpdir(), prefix));
+  return {
+    work,
+    file: (name, data) => {
+      const p = join(work, name);
+      writeFileSync(p, data);
+      return p;
+    },
+  };
 }

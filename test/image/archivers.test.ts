@@ -82,14 +82,23 @@ t.test('ls -l agrees with cpio -tvn, and ls --json with the tree cpio -idm gives
   }
 });
 
-t.test('crc checksum mismatch is an error naming the entry', async (t) => {
+t.test('crc checksum mismatch: a warning naming the entry, every entry still listed, exit 3; --strict stops there', async (t) => {
   const buf = gnuCpio(src, 'crc');
   const at = buf.indexOf('PermitRootLogin');
   buf[at] ^= 0x20;
   const img = join(work, 'badcrc.cpio');
   writeFileSync(img, buf);
+  const all = execFileSync('cpio', ['-t', '--quiet'], { input: gnuCpio(src, 'crc') }).toString();
   const r = rdrescue(['ls', img]);
   t.equal(r.status, 3);
-  t.match(r.stderr, /^rdrescue: .*badcrc\.cpio: segment 0: .*offset \d+: entry "etc\/ssh\/sshd_config": crc checksum mismatch/);
-  t.equal(r.stderr.trim().split('\n').length, 1, 'one line');
+  t.equal(r.stdout, all, 'the whole listing');
+  const lines = r.stderr.trim().split('\n');
+  t.match(lines[0], /^rdrescue: warning: .*badcrc\.cpio: segment 0: .*offset \d+: entry "etc\/ssh\/sshd_config": crc checksum mismatch/);
+  t.match(lines[1], /badcrc\.cpio: 1 damaged entry/);
+  t.equal(lines.length, 2);
+  const strict = rdrescue(['ls', '--strict', img]);
+  t.equal(strict.status, 3);
+  t.match(strict.stderr, /^rdrescue: .*badcrc\.cpio: segment 0: .*offset \d+: entry "etc\/ssh\/sshd_config": crc checksum mismatch/);
+  t.equal(strict.stderr.trim().split('\n').length, 1, 'one line');
+  t.ok(all.startsWith(strict.stdout), 'strict lists the entries before the damage');
 });

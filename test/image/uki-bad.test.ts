@@ -2,23 +2,18 @@
 // offset and the cause, a non-zero exit and no stack trace.
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir, release } from 'node:os';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { release } from 'node:os';
 import { join } from 'node:path';
 import { defaultImage } from '../../src/image/default-image.js';
 import { rdrescue } from '../helpers/cli.js';
 import { installedKernel } from '../helpers/real-images.js';
 import { archiveOf, makeSampleTree } from '../helpers/sample-tree.js';
-import { buildUki, STUB } from '../helpers/uki.js';
+import { buildUki, scratch, STUB } from '../helpers/uki.js';
 
-const work = mkdtempSync(join(tmpdir(), 'rdrescue-uki-bad-'));
+const { work, file } = scratch('rdrescue-uki-bad-');
 t.teardown(() => rmSync(work, { recursive: true, force: true }));
 const kernel = `/boot/vmlinuz-${installedKernel()}`;
-const file = (name: string, data: string | Buffer) => {
-  const p = join(work, name);
-  writeFileSync(p, data);
-  return p;
-};
 const initrd = file('initrd.cpio', archiveOf(join(work, 'tree'), makeSampleTree));
 const good = join(work, 'good.efi');
 buildUki(good, [

@@ -5,23 +5,17 @@
 // the profile's sections override the base ones, addons' initrds come last.
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openContainer } from '../../src/image/container.js';
 import { rdrescue } from '../helpers/cli.js';
 import { dracutImage, installedKernel } from '../helpers/real-images.js';
 import { archiveOf, padTo } from '../helpers/sample-tree.js';
-import { buildUki } from '../helpers/uki.js';
+import { buildUki, scratch } from '../helpers/uki.js';
 
-const work = mkdtempSync(join(tmpdir(), 'rdrescue-uki-profiles-'));
+const { work, file } = scratch('rdrescue-uki-profiles-');
 t.teardown(() => rmSync(work, { recursive: true, force: true }));
 const kver = installedKernel();
-const file = (name: string, data: string | Buffer) => {
-  const p = join(work, name);
-  writeFileSync(p, data);
-  return p;
-};
 const small = (name: string, files: Record<string, string>) =>
   file(
     `${name}.cpio`,

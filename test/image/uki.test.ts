@@ -5,8 +5,7 @@
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { extractImage } from '../../src/image/extract.js';
 import { imageInfo } from '../../src/image/info.js';
@@ -14,17 +13,12 @@ import { rdrescue } from '../helpers/cli.js';
 import { distributionImage, dracutImage, installedKernel } from '../helpers/real-images.js';
 import { archiveOf, microcodeTree, padTo } from '../helpers/sample-tree.js';
 import { diffSnapshots, snapshot } from '../helpers/tree.js';
-import { buildUki } from '../helpers/uki.js';
+import { buildUki, scratch } from '../helpers/uki.js';
 
-const work = mkdtempSync(join(tmpdir(), 'rdrescue-uki-'));
+const { work, file } = scratch('rdrescue-uki-');
 t.teardown(() => rmSync(work, { recursive: true, force: true }));
 const kver = installedKernel();
 const kernel = `/boot/vmlinuz-${kver}`;
-const file = (name: string, data: string | Buffer) => {
-  const p = join(work, name);
-  writeFileSync(p, data);
-  return p;
-};
 const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
 
 // An early-microcode archive (GNU cpio, the path the kernel looks for; the payload is filler: no microcode package here) and a real dracut image after it, as dracut lays them out.

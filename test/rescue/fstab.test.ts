@@ -106,6 +106,9 @@ t.test('in a mount namespace with a bare /dev (no /dev/disk/by-*, as in a contai
   t.equal(disable.status, 4, `--disable / refused: ${disable.stderr}`);
   t.match(disable.stderr, /fstab --disable \/: refused/);
   t.equal(bare(['fstab', '--root', r.mnt, '--nofail', '/']).status, 4, '--nofail / refused');
+  const bySpec = bare(['fstab', '--root', r.mnt, '--disable', 'UUID=11111111-2222-3333-4444-555555555555']);
+  t.equal(bySpec.status, 4, 'the "/" line named by its device is refused as well');
+  t.match(bySpec.stderr, /line 1 mounts \//);
   t.same(readFileSync(join(r.mnt, 'etc/fstab')), fstab, 'the file is unchanged');
   t.ok(isReadOnly(r.mnt), 'nor was the target remounted');
   const good = bare(['fstab', '--root', r.mnt, '--json']);

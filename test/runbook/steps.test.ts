@@ -16,8 +16,10 @@ t.test('the example runbook: plan, run, journal, second run changes nothing, deb
   const r = lockedOutRoot(t);
   const book = loadRunbook(join(RUNBOOKS, 'rescue.yaml'));
   const plan = planRunbook(book, { root: r.mnt });
-  // the final remount: ro is a change: by then remount: rw has opened the target (run does it, so plan says so)
-  t.same(plan.steps.map((s) => s.status), ['change', 'change', 'change', 'change', 'change', 'change', 'change', 'change']);
+  // the plan says what run will do: relabel: auto finds the request passwd makes first, and the final
+  // remount: ro is a change because by then remount: rw has opened the target
+  t.same(plan.steps.map((s) => s.status), ['change', 'change', 'change', 'change', 'change', 'change', 'satisfied', 'change']);
+  t.match(plan.steps[6].lines.join('\n'), /an earlier step creates \/\.autorelabel/);
   t.match(plan.steps[7].lines.join('\n'), /would: remount .* ro/);
   t.ok(isReadOnly(r.mnt), 'planning changed nothing, not even the mount');
   t.notOk(existsSync(join(r.mnt, 'etc/motd')));

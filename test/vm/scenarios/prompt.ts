@@ -29,6 +29,8 @@ export interface Flavor {
   prompt: RegExp;
   /** What stands before the shell (systemd's sulogin): Enter is pressed until the prompt comes. */
   gate?: RegExp;
+  /** An SELinux label given to the disk's /etc/shadow before the rescue (debugfs ea_set): it must survive, and then no relabel is asked for. */
+  label?: string;
   /** thin: the image has only the launcher, the disk has rdrescue installed; full: the image carries rdrescue. */
   mode: Mode;
   /** Guest memory (QEMU -m). */
@@ -71,6 +73,7 @@ export function measureLine(password: string): string {
 export async function rescue(f: Flavor, env: { accel: Accel; vmlinux: string; baseDisk: string; work: string }): Promise<void> {
   const disk = join(env.work, `${f.name}-${f.mode}-disk.img`);
   copyDisk(env.baseDisk, disk);
+  if (f.label) run('debugfs', ['-w', '-R', `ea_set /etc/shadow security.selinux ${f.label}`, disk]);
   const base = BASE_APPEND;
   const name = `${f.name} (${f.mode})`;
 
@@ -129,7 +132,11 @@ export async function rescue(f: Flavor, env: { accel: Accel; vmlinux: string; ba
   check(`${name}: the old root password no longer verifies`, rootHash !== '' && !cryptVerifies(OLD_ROOT_PASSWORD, rootHash));
   check(`${name}: every other account is unchanged, in order`, JSON.stringify(lines.filter((l) => !l.startsWith('root:'))) === JSON.stringify(shadowLines().slice(1)), shadow);
   const relabel = debugfs(disk, 'stat /.autorelabel');
-  check(`${name}: /.autorelabel exists (SELinux is enforcing on the target)`, /Inode:\s*\d+/.test(relabel.out), relabel.err);
+  if (f.label) {
+    const ea = debugfs(disk, 'ea_list /etc/shadow').out;
+    check(`${name}: debugfs ea_list shows the label on the new /etc/shadow`, ea.includes(`security.selinux`) && ea.includes(f.label), ea);
+    check(`${name}: no /.autorelabel: the label was kept, no full relabel is needed`, !/Inode:\s*\d+/.test(relabel.out), relabel.out);
+  } else check(`${name}: /.autorelabel exists (SELinux is enforcing on the target, the shadow had no label to keep)`, /Inode:\s*\d+/.test(relabel.out), relabel.err);
 
   // 3. A normal boot reaches the real init, which sees the new shadow.
   t = Date.now();
@@ -244,7 +251,8 @@ function flavor(env: VmEnv, name: string, mode: Mode): Flavor {
     injected.set(`${name} ${mode}`, out);
   }
   // The thin image needs no room for 110 MiB of executable unpacked into RAM.
-  return { name, initrd: out, breakArg, prompt, gate, mode, memory: mode === 'thin' ? '512M' : undefined };
+  // The dracut rescues also prove issue 18: a labelled shadow keeps its label through the rescue.
+  return { name, initrd: out, breakArg, prompt, gate, mode, memory: mode === 'thin' ? '512M' : undefined, label: name === 'dracut' ? 'system_u:object_r:shadow_t:s0' : undefined };
 }
 
 /** The locked-out server with rdrescue installed on its root, as the packages install it: what the thin launcher starts. */

@@ -5,10 +5,12 @@
 // Checked from outside: the new password is on the disk, the VG is still
 // called rhel, and the rescue VM's own VG was never disturbed.
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { closeSync, openSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeVolumeGroup, rhelOnLvm, withMounted, withRange } from '../../host/disk.js';
+import { buildDisk, makeVolumeGroup, rhelOnLvm, withMounted, withRange, writeRoot } from '../../host/disk.js';
 import { cached } from '../cache.js';
+import { buildRootTree } from '../disk.js';
 import { check, cryptVerifies, timings, type Scenario, type VmEnv } from '../harness.js';
 import { buildDracut } from '../initramfs.js';
 import { run, seconds } from '../run.js';
@@ -17,13 +19,69 @@ import { Vm } from '../vm.js';
 const PASSWORD = 'from-the-rescue-vm';
 const PROMPT = /switch_root:\/# /;
 
-/** The rescue VM's own disk: a whole-disk PV, VG rhel, LV root holding the shared ext4 root. */
+/** The rescue VM's own disk: a whole-disk PV, VG rhel, LV root holding an ext4 root like the other scenarios'. */
 function rescueVmDisk(env: VmEnv): string {
   const disk = join(env.work, 'rescue-vm-disk.img');
   run('truncate', ['-s', '310M', disk]);
-  const [root] = makeVolumeGroup(disk, { offset: 0, size: 310 * 1024 * 1024 }, 'rhel', [{ name: 'root', sizeMiB: 300 }]);
-  run('dd', [`if=${env.baseDisk}`, `of=${disk}`, 'bs=1M', `seek=${root.offset}`, 'oflag=seek_bytes', 'conv=notrunc,sparse', 'status=none']);
+  const tree = join(env.work, 'rescue-vm-tree');
+  buildRootTree(tree);
+  makeVolumeGroup(disk, { offset: 0, size: 310 * 1024 * 1024 }, 'rhel', [{ name: 'root', sizeMiB: 300 }]).forEach((root) => withRange(disk, root, (loop) => run('mkfs.ext4', ['-q', '-F', '-L', 'root', '-d', tree, loop])));
+  rmSync(tree, { recursive: true, force: true });
   return disk;
+}
+
+const LUKS_PASSPHRASE = 'correct horse battery';
+
+/** aes-xts-plain64 over 512-byte sectors, the IV being the sector number (LE) within the data segment: what dm-crypt does. */
+function xts(key: Buffer, data: Buffer, encrypt: boolean): Buffer {
+  const out = Buffer.alloc(data.length);
+  for (let i = 0; i < data.length / 512; i++) {
+    const iv = Buffer.alloc(16);
+    iv.writeBigUInt64LE(BigInt(i));
+    const c = encrypt ? createCipheriv('aes-256-xts', key, iv) : createDecipheriv('aes-256-xts', key, iv);
+    Buffer.concat([c.update(data.subarray(i * 512, (i + 1) * 512)), c.final()]).copy(out, i * 512);
+  }
+  return out;
+}
+
+/**
+ * A LUKS2 disk made without device-mapper: cryptsetup writes the header with
+ * a volume key we chose, and we encrypt an ext4 image into the data segment
+ * ourselves. GPT: /boot ext4, then LUKS2 holding the root (named in crypttab).
+ */
+function luksDisk(env: VmEnv) {
+  const key = randomBytes(64);
+  const d = buildDisk('gpt', [{ sizeMiB: 16, fs: 'ext4', label: 'lboot', fill: (m) => writeFileSync(join(m, 'vmlinuz-6.8'), 'k') }, { sizeMiB: 64, name: 'cryptroot' }]);
+  const keyFile = join(env.work, 'luks-volume-key');
+  const pass = join(env.work, 'luks-passphrase');
+  writeFileSync(keyFile, key);
+  writeFileSync(pass, LUKS_PASSPHRASE);
+  const uuid = '6c1f3a52-9d4e-4b8a-a0f1-2e3d4c5b6a79';
+  const dataOffset = withRange(d.image, d.parts[1], (loop) => {
+    execFileSync('cryptsetup', ['luksFormat', '-q', '--type', 'luks2', '--uuid', uuid, '--cipher', 'aes-xts-plain64', '--key-size', '512', '--sector-size', '512', '--volume-key-file', keyFile, '--pbkdf', 'pbkdf2', '--pbkdf-force-iterations', '1000', '--key-file', pass, loop]);
+    return Number(/offset:\s+(\d+) \[bytes\]/.exec(execFileSync('cryptsetup', ['luksDump', loop], { encoding: 'utf8' }))![1]);
+  });
+  const tree = join(env.work, 'luks-root-tree');
+  writeRoot(tree, { name: 'Ubuntu', fstab: ['/dev/mapper/luks-root / ext4 defaults 0 1', 'LABEL=lboot /boot ext4 defaults 0 2'] });
+  writeFileSync(join(tree, 'etc/crypttab'), `luks-root UUID=${uuid} none luks\n`);
+  const fs = join(env.work, 'luks-root.ext4');
+  const size = d.parts[1].size - dataOffset;
+  run('mkfs.ext4', ['-q', '-F', '-L', 'lroot', '-d', tree, fs, `${size / 1024}k`]);
+  rmSync(tree, { recursive: true });
+  const fd = openSync(d.image, 'r+');
+  writeSync(fd, xts(key, readFileSync(fs), true), 0, size, d.parts[1].offset + dataOffset);
+  closeSync(fd);
+  rmSync(fs);
+  /** The root filesystem as plain bytes again, for debugfs. */
+  const decrypted = (out: string) => {
+    const buf = Buffer.alloc(size);
+    const r = openSync(d.image, 'r');
+    readSync(r, buf, 0, size, d.parts[1].offset + dataOffset);
+    closeSync(r);
+    writeFileSync(out, xts(key, buf, false));
+    return out;
+  };
+  return { d, decrypted };
 }
 
 async function rescueHost(env: VmEnv): Promise<void> {
@@ -31,21 +89,21 @@ async function rescueHost(env: VmEnv): Promise<void> {
   // The rescue VM only sees its own PV, as RHEL's devices file does; without it, two VGs named rhel stop its boot.
   const lvmConf = join(env.work, 'rescue-vm-lvm.conf');
   writeFileSync(lvmConf, 'devices {\n  filter = [ "a|^/dev/vda$|", "r|.*|" ]\n}\n');
-  const image = await cached(`dracut-lvm-${env.key}.img`, async (tmp) =>
-    buildDracut(env.kver, tmp, { modules: ['dm', 'lvm'], drivers: ['xfs', 'loop', 'dm-mod'], install: ['losetup', 'sync'], include: [[lvmConf, '/etc/lvm/lvm.conf']] }),
+  const image = await cached(`dracut-rescue-host-${env.key}.img`, async (tmp) =>
+    buildDracut(env.kver, tmp, { modules: ['dm', 'lvm', 'crypt'], drivers: ['xfs', 'loop', 'dm-mod', 'dm-crypt'], install: ['losetup', 'sync', 'cryptsetup'], include: [[lvmConf, '/etc/lvm/lvm.conf']] }),
   );
   const initrd = join(env.work, 'rescue-vm-rdrescue.img');
   run(env.sea, ['inject', image.path, '-o', initrd, '--compress', 'none']);
   const own = rescueVmDisk(env);
   const { d: broken, lvs } = rhelOnLvm();
+  const crypt = luksDisk(env);
   timings.push(['rescue host: images and disks', seconds(t)]);
 
   t = Date.now();
-  const vm = new Vm({ name: 'rescue host', accel: env.accel, vmlinux: env.vmlinux, initrd, disk: own, extraDisks: [{ path: broken.image, writable: true }], append: 'root=/dev/mapper/rhel-root rd.lvm.vg=rhel ro console=ttyS0 rd.break', log: join(env.work, 'rescue-host.log') });
+  const vm = new Vm({ name: 'rescue host', accel: env.accel, vmlinux: env.vmlinux, initrd, disk: own, extraDisks: [{ path: broken.image, writable: true }, { path: crypt.d.image, writable: true }], append: 'root=/dev/mapper/rhel-root rd.lvm.vg=rhel rd.luks=0 ro console=ttyS0 rd.break', log: join(env.work, 'rescue-host.log') });
   try {
     await vm.boot();
     await vm.expect(PROMPT, 300_000, 'the rescue VM shell');
-    await vm.prompt(10_000);
     timings.push(['rescue host: boot to the shell', seconds(t)]);
     const own1 = await vm.sh('lvm lvs --noheadings -o vg_name,lv_name,lv_active 2>&1', 60_000);
     check("rescue host: the rescue VM's own root is on VG rhel, active", /rhel\s+root\s+active/.test(own1.output), own1.output);
@@ -57,8 +115,19 @@ async function rescueHost(env: VmEnv): Promise<void> {
     check('rescue host: rdrescue passwd on the mounted root makes it writable and says so', p.rc === 0 && /made \/dev\/vdb writable/.test(p.output), p.output);
     const u = await vm.sh('rdrescue umount /run/broken', 120_000);
     check('rescue host: rdrescue umount releases everything', u.rc === 0, u.output);
+    // LUKS2 + ext4 on /dev/vdc: a wrong passphrase first, then the right one
+    const wrong = await vm.sh('rdrescue mount /dev/vdc --at /run/crypt --passphrase-stdin', 300_000, 'not the passphrase\n\x04');
+    check('rescue host: a wrong LUKS passphrase gives one line and exit 1', wrong.rc === 1 && /^rdrescue: .*\/dev\/vdc partition 2 \(LUKS2\): wrong passphrase; nothing was left open$/m.test(wrong.output), wrong.output);
+    const after = await vm.sh('ls /dev/mapper; losetup -a; ls /run/rdrescue/mounts', 30_000);
+    check('rescue host: after the wrong passphrase nothing is open, attached or recorded', !/rdrescue-luks|loop\d|\.json/.test(after.output), after.output);
+    const c = await vm.sh('rdrescue mount /dev/vdc --at /run/crypt --passphrase-stdin', 300_000, `${LUKS_PASSPHRASE}\n\x04`);
+    check('rescue host: the LUKS2 root is opened and mounted as its crypttab and fstab say, with its /boot', c.rc === 0 && /mounted Ubuntu 9 from \/dev\/vdc on \/run\/crypt/.test(c.output) && /\/boot +\/dev\/loop\d+ +ext4/.test(c.output), c.output);
+    const cp = await vm.sh('rdrescue passwd root --root /run/crypt --password-stdin', 300_000, `${PASSWORD}\n\x04`);
+    check('rescue host: passwd on the LUKS root makes it writable without asking for the passphrase again', cp.rc === 0 && /made \/dev\/vdc writable/.test(cp.output), cp.output);
+    const cu = await vm.sh('rdrescue umount /run/crypt', 120_000);
+    check('rescue host: umount closes the LUKS mapping and detaches everything', cu.rc === 0, cu.output);
     const left = await vm.sh('losetup -a; ls /dev/mapper; grep /run/broken /proc/mounts', 30_000);
-    check('rescue host: no loop device or mount left; device-mapper has only the rescue VM\'s own rhel-root', !/loop\d/.test(left.output) && !/run\/broken/.test(left.output.split('\n').slice(1).join('\n')) && /rhel-root/.test(left.output), left.output);
+    check('rescue host: no loop device or mount left; device-mapper has only the rescue VM\'s own rhel-root', !/loop\d|rdrescue-luks/.test(left.output) && !/run\/broken/.test(left.output.split('\n').slice(1).join('\n')) && /rhel-root/.test(left.output), left.output);
     vm.send('sync; echo o > /proc/sysrq-trigger\n');
     await vm.exit(60_000);
   } finally {
@@ -71,8 +140,13 @@ async function rescueHost(env: VmEnv): Promise<void> {
   const vg = withRange(broken.image, broken.parts[1], (loop) => execFileSync('lvm', ['pvs', '--devices', loop, '--noheadings', '-o', 'vg_name', loop], { encoding: 'utf8', env: { ...process.env, LVM_SUPPRESS_FD_WARNINGS: '1' }, stdio: ['ignore', 'pipe', 'ignore'] }).trim());
   check('rescue host: the broken disk\'s VG is still called rhel', vg === 'rhel', vg);
   broken.cleanup();
+  const plain = crypt.decrypted(join(env.work, 'luks-root-decrypted.ext4'));
+  const cshadow = execFileSync('debugfs', ['-R', 'cat /etc/shadow', plain], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  const chash = cshadow.split('\n').find((l) => l.startsWith('root:'))?.split(':')[1] ?? '';
+  check('rescue host: the new root password is inside the LUKS volume, seen from outside', cryptVerifies(PASSWORD, chash), chash);
+  crypt.d.cleanup();
 }
 
 export function scenarios(): Scenario[] {
-  return [['rescue host: mount an LVM disk next to a same-named VG', rescueHost]];
+  return [['rescue host: an LVM disk next to a same-named VG, and a LUKS2 disk', rescueHost]];
 }
