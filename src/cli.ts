@@ -1,6 +1,7 @@
 import { CommanderError } from 'commander';
 import { RdError, EXIT, systemCause } from './errors.js';
 import { createProgram } from './commands/program.js';
+import { takeLauncherEnvironment } from './exe/launcher-env.js';
 import { startProgress, stopProgress } from './image/progress.js';
 
 /**
@@ -8,6 +9,7 @@ import { startProgress, stopProgress } from './image/progress.js';
  * library. Here we only turn failures into one line and an exit code.
  */
 export async function main(argv: string[]): Promise<number> {
+  takeLauncherEnvironment();
   const program = createProgram();
   // Progress is for a person watching a terminal; never for a log, a pipe or JSON.
   if (process.stderr.isTTY && !argv.includes('--json') && !argv.includes('--quiet')) startProgress(process.stderr);
