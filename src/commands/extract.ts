@@ -20,14 +20,16 @@ export function register(program: Command): void {
     .option('--profile <n>', PROFILE_HELP)
     .option('--addons <dir>', ADDONS_HELP)
     .option('--no-native', 'use only the built-in decoders')
+    .option('--verify', 'check the data of every file in crc archives, also of files this command skips unread')
     .option('--max-output <bytes>', 'stop after this many decompressed bytes (bomb guard)')
-    .action(async (image: string, dir: string, patterns: string[], o: { merged?: boolean; json?: boolean; strict?: boolean; native: boolean; maxOutput?: string; profile?: string; addons?: string }) => {
+    .action(async (image: string, dir: string, patterns: string[], o: { merged?: boolean; json?: boolean; strict?: boolean; native: boolean; verify?: boolean; maxOutput?: string; profile?: string; addons?: string }) => {
       const damage = new DamageLog(warnLine);
       const r = await extractImage(image, dir, {
         ...ukiFlags(o),
         merged: o.merged,
         patterns,
         native: o.native,
+        verify: o.verify,
         strict: o.strict,
         onDamage: damage.note,
         maxOutput: o.maxOutput ? intOption('--max-output', o.maxOutput) : undefined,

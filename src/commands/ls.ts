@@ -19,11 +19,12 @@ export function register(program: Command): void {
     .option('--profile <n>', PROFILE_HELP)
     .option('--addons <dir>', ADDONS_HELP)
     .option('--no-native', 'use only the built-in decoders')
+    .option('--verify', 'check the data of every file in crc archives, also of files this command skips unread')
     .option('--max-output <bytes>', 'stop after this many decompressed bytes (bomb guard)')
-    .action(async (image: string | undefined, patterns: string[], o: { long?: boolean; json?: boolean; strict?: boolean; native: boolean; maxOutput?: string; profile?: string; addons?: string }) => {
+    .action(async (image: string | undefined, patterns: string[], o: { long?: boolean; json?: boolean; strict?: boolean; native: boolean; verify?: boolean; maxOutput?: string; profile?: string; addons?: string }) => {
       const file = resolveImage(image);
       const damage = new DamageLog(warnLine);
-      const opts = { ...ukiFlags(o), patterns, native: o.native, strict: o.strict, onDamage: damage.note, maxOutput: o.maxOutput ? intOption('--max-output', o.maxOutput) : undefined };
+      const opts = { ...ukiFlags(o), patterns, native: o.native, verify: o.verify, strict: o.strict, onDamage: damage.note, maxOutput: o.maxOutput ? intOption('--max-output', o.maxOutput) : undefined };
       if (o.json) {
         const all: ListedEntry[] = [];
         // What was read before a fatal error is still printed, then the error.

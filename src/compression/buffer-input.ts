@@ -26,8 +26,10 @@ export class BufferInput implements MemberInput {
     this.offset -= rest.length;
   }
 
-  skip(n: number): void {
+  skip(n: number): number {
+    const there = Math.max(0, Math.min(n, this.size - this.offset));
     this.offset += n;
+    return there;
   }
 
   async close(): Promise<void> {}

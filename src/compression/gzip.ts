@@ -1,11 +1,11 @@
 import zlib from 'node:zlib';
 import { FormatError } from '../errors.js';
 import { crc32 } from './checksum.js';
-import { OUTPUT_CHUNK, OutputSink, salvaged } from './sink.js';
+import { OutputSink, salvaged } from './sink.js';
 import { ByteSource } from './source.js';
 import { inflateParallel, parallelWorthwhile } from './inflate-parallel.js';
 import type { Decoder, DecodeOptions, Encoder, MemberInput } from './types.js';
-import { pumpUntilEnd, ZlibDriver } from './zlib-stream.js';
+import { pumpUntilEnd, ZlibInto } from './zlib-stream.js';
 
 const FHCRC = 0x02;
 const FEXTRA = 0x04;
@@ -63,8 +63,8 @@ async function* gzipMember(input: MemberInput, opts: DecodeOptions, sink: Output
   if (await parallelWorthwhile(src)) {
     ({ bytes: trailer, at: trailerAt } = yield* inflateParallel(src, input, sink, { slice: SLICE, maxOutput: opts.maxOutput, corrupt, onData }));
   } else {
-    yield* pumpUntilEnd(src, new ZlibDriver(zlib.createInflateRaw({ chunkSize: OUTPUT_CHUNK }), sink, onData), sink, SLICE, corrupt);
-    yield* sink.drain();
+    src.reuseInput();
+    yield* pumpUntilEnd(src, new ZlibInto(zlib.createInflateRaw(), sink, onData), sink, SLICE, corrupt);
     await src.need(8);
     trailerAt = src.offset;
     trailer = src.take(8);

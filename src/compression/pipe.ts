@@ -3,8 +3,10 @@ import { accessSync, closeSync, constants, mkdtempSync, openSync, readSync, rmSy
 import { tmpdir } from 'node:os';
 import { basename, delimiter, join } from 'node:path';
 import { FormatError, RdError } from '../errors.js';
-import { OUTPUT_CHUNK, OutputGate, type OutputSink } from './sink.js';
+import { chunks } from './buffers.js';
+import { OutputGate, type OutputSink } from './sink.js';
 import type { ByteSource } from './source.js';
+import type { FileOrigin } from './types.js';
 import { trackReader } from '../image/progress.js';
 
 const found = new Map<string, string | undefined>();
@@ -132,6 +134,8 @@ export interface Feed {
   close(): void;
   /** The program reads the whole member itself, so a failure cannot be placed more closely than the member. */
   readonly whole?: boolean;
+  /** Only where the program reads the member itself: the next n bytes are its business, the walk need not read them. */
+  skip?(n: number): void;
 }
 
 /** How a program gets its member: see programFeed. */
@@ -142,12 +146,6 @@ export interface ProgramReach {
   reach?: number | 'stops-at-end';
   /** Only when the program can read the member from the file itself (else undefined, for a faster in-process decoder). */
   direct?: boolean;
-}
-
-/** Where a member starts in the image file, when the input is a file. */
-export interface FileOrigin {
-  path: string;
-  start: number;
 }
 
 /**
@@ -182,7 +180,7 @@ export function programFeed(program: string, args: string[], sink: OutputSink, h
   if (reach !== undefined) {
     // xz --single-stream starts reading from the member's start on, while the walk finds where the member ends.
     const run = runProgram(path, args, sink, reader(reach === 'stops-at-end' ? undefined : reach));
-    return { write: (parts) => run.write(parts), end: () => run.end(), close: () => run.close(), whole: true };
+    return { write: (parts) => run.write(parts), end: () => run.end(), close: () => run.close(), whole: true, skip: () => undefined };
   }
   let length = 0;
   let run: Feed | undefined;
@@ -197,6 +195,9 @@ export function programFeed(program: string, args: string[], sink: OutputSink, h
     },
     close: () => run?.close(),
     whole: true,
+    skip: (n) => {
+      length += n;
+    },
   };
 }
 
@@ -283,12 +284,17 @@ function runProgram(path: string, args: string[], sink: OutputSink, reader?: str
   /**
    * Reads the fifo until a chunk is ready for the consumer (true) or the
    * program has closed it (false). Without `wait`, stops where a read would
-   * block. Reads fill one OUTPUT_CHUNK buffer at a time: a pipe read returns
-   * at most 64 KiB, and a buffer per read would cost an allocation each.
+   * block. Reads fill one pooled chunk at a time (a pipe read returns at most
+   * 64 KiB); the parser gives each back when done (buffers.ts).
    */
   let eof = false;
-  let chunk = Buffer.allocUnsafe(OUTPUT_CHUNK);
+  let chunk = fifo ? chunks.take() : EMPTY;
   let filled = 0;
+  /** The chunk being filled was never handed on: nobody else has it. */
+  const release = () => {
+    chunks.give(chunk);
+    chunk = EMPTY;
+  };
   const pull = (wait: boolean): boolean => {
     while (!eof && !sink.ready) {
       const n = readFifo(wait ? fifo!.read : fifo!.poll, chunk, filled);
@@ -297,10 +303,11 @@ function runProgram(path: string, args: string[], sink: OutputSink, reader?: str
       if (n === 0) eof = true;
       if (filled === chunk.length || (eof && filled > 0)) {
         sink.push(chunk.subarray(0, filled));
-        chunk = Buffer.allocUnsafe(OUTPUT_CHUNK);
+        chunk = eof ? EMPTY : chunks.take();
         filled = 0;
       }
     }
+    if (eof) release();
     return !eof;
   };
   return {
@@ -341,11 +348,14 @@ function runProgram(path: string, args: string[], sink: OutputSink, reader?: str
     },
     close: () => {
       fifo?.close();
+      release();
       if (child.exitCode === null) child.kill();
       if (input && input.exitCode === null) input.kill();
     },
   };
 }
+
+const EMPTY = Buffer.alloc(0);
 
 /** A pipe's read end twice (blocking, and not) and its write end, for a child's stdout. */
 interface Fifo {
@@ -433,8 +443,18 @@ export class Passer {
     return b;
   }
 
-  /** Consume n bytes of the member without looking at them, passing them on as they come. */
+  /**
+   * Consume n bytes of the member without looking at them, passing them on
+   * as they come; a program that reads the member itself gets nothing, and
+   * the bytes are not read here at all (a seek in a file).
+   */
   async *skip(n: number): AsyncGenerator<Buffer, void, undefined> {
+    if (this.feed.skip) {
+      this.feed.skip(n);
+      await this.src.discard(n);
+      if (this.sink.ready) yield* this.sink.drain();
+      return;
+    }
     while (n > 0) {
       const k = Math.min(n, FEED_BATCH);
       await this.src.pass(k, (piece) => {

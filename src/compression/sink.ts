@@ -1,7 +1,8 @@
 import { FormatError } from '../errors.js';
+import { CHUNK } from './buffers.js';
 
-/** Size of the chunks decoders yield: large enough to amortise per-chunk costs downstream. */
-export const OUTPUT_CHUNK = 512 * 1024;
+/** Size of the chunks decoders yield: large enough to amortise per-chunk costs downstream; a pooled chunk. */
+export const OUTPUT_CHUNK = CHUNK;
 
 /**
  * Output a native decompressor (node:zlib, a program) may run ahead of the

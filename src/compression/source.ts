@@ -1,6 +1,6 @@
 import { FormatError } from '../errors.js';
-import type { FileOrigin } from './pipe.js';
-import type { MemberInput } from './types.js';
+import { chunks } from './buffers.js';
+import type { FileOrigin, MemberInput } from './types.js';
 
 /**
  * Buffered reading of one member's compressed bytes with offsets relative to
@@ -13,6 +13,8 @@ export class ByteSource {
   /** Member offset of buf[0]. */
   private base = 0;
   private eof = false;
+  /** The decoder keeps no view of its input past the next fill: read chunks go back to the pool (buffers.ts). */
+  private reuse = false;
   /** Where the member starts in the image file, when the input is one. */
   readonly origin?: FileOrigin;
 
@@ -55,9 +57,20 @@ export class ByteSource {
       have += chunk.length;
     }
     this.base += this.pos;
+    const old = this.buf;
     this.buf = parts.length === 1 ? parts[0]! : Buffer.concat(parts, have);
     this.pos = 0;
+    if (this.reuse) {
+      // What is left of them was copied, or is the new buffer itself.
+      if (old.buffer !== this.buf.buffer) chunks.give(old);
+      if (parts.length > 1) for (const p of parts) chunks.give(p);
+    }
     return have >= n;
+  }
+
+  /** From now on the decoder keeps no view of its input past the next fill (it consumes it synchronously). */
+  reuseInput(): void {
+    this.reuse = true;
   }
 
   /** Read more input if there is any: false at the end of the input. */
@@ -100,6 +113,7 @@ export class ByteSource {
     if (n <= this.available || !this.input.skip) return this.pass(n, () => undefined);
     const rest = n - this.available;
     this.base += this.buf.length;
+    if (this.reuse) chunks.give(this.buf);
     this.buf = Buffer.alloc(0);
     this.pos = 0;
     this.base += rest;

@@ -14,11 +14,17 @@ export interface MemberInput {
   read(): Promise<Buffer | null>;
   /** Give back bytes that were read but are not part of this member. */
   unread(rest: Buffer): void;
-  /** Moves past the next n bytes without reading them (a file can; bytes given back come first). */
-  skip?(n: number): void;
+  /** Moves past the next n bytes without reading them (a file can; bytes given back come first); returns how many there were. */
+  skip?(n: number): number;
   /** The image file and the file offset of the next byte read() returns, when the input is a file. */
   readonly path?: string;
   readonly offset?: number;
+}
+
+/** Where a member starts in the image file, when the input is one. */
+export interface FileOrigin {
+  path: string;
+  start: number;
 }
 
 export interface DecodeOptions {

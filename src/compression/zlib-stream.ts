@@ -1,154 +1,137 @@
-import type { Transform } from 'node:stream';
+import zlib from 'node:zlib';
 import { FormatError } from '../errors.js';
+import { chunks } from './buffers.js';
+import type { OutputSink } from './sink.js';
 import type { ByteSource } from './source.js';
-import { OutputGate, OutputSink } from './sink.js';
+
+/** What node:zlib's stream classes (inflate, Node 24's zstd) have underneath: lib/zlib.js drives it the same way in its *Sync functions. */
+interface NativeHandle {
+  writeSync(flush: number, input: Uint8Array, inOff: number, inLen: number, out: Uint8Array, outOff: number, outLen: number): void;
+}
+type ZlibStream = zlib.Inflate & { _handle: NativeHandle; _writeState: Uint32Array; errored: Error | null };
+
+const EMPTY = Buffer.alloc(0);
 
 /**
- * Drives a node:zlib decompression stream (inflateRaw, zstd) with bounded
- * memory: input goes in small slices so that one write cannot expand into
- * more than a few tens of MB, and output is handed on in OUTPUT_CHUNK pieces.
+ * A node:zlib decompressor that writes into pooled chunks (buffers.ts)
+ * instead of fresh memory for each output buffer, which is what the stream
+ * interface does: for 146 MB that was 36,000 page faults. The native handle
+ * is driven synchronously, on this thread, one output chunk at a time, so it
+ * produces only when the consumer asks: a member that expands a
+ * thousandfold never holds more than a chunk or two.
+ *
+ * Works the same on Node 20 and 24 (inflate) and on Node 24's zstd.
  */
-export class ZlibDriver {
-  private error: unknown;
-  private ended = false;
-  private fed = 0;
-  private readonly gate: OutputGate;
-  /** The write zlib has not finished consuming yet. */
-  private inflight?: Promise<void>;
-  private finished?: Promise<void>;
-  private finishedFlag = false;
+export class ZlibInto {
+  private readonly handle: NativeHandle;
+  private readonly state: Uint32Array;
+  private out = chunks.take();
+  private filled = 0;
+  /** The compressed stream has ended; input after it was left alone. */
+  ended = false;
+  /** The last step filled the output chunk: zlib may have more. */
+  private full = false;
 
   constructor(
-    private readonly stream: Transform & { bytesWritten: number },
-    sink: OutputSink,
-    onData?: (d: Buffer) => void,
+    private readonly stream: zlib.Inflate,
+    private readonly sink: OutputSink,
+    private readonly onData?: (d: Buffer) => void,
   ) {
-    this.gate = new OutputGate(sink, stream);
-    stream.on('data', (d: Buffer) => {
-      try {
-        onData?.(d);
-        sink.push(d);
-      } catch (e) {
-        this.error ??= e;
-      }
-      this.gate.check();
-    });
-    stream.on('error', (e) => {
-      this.error ??= e;
-    });
-    stream.on('end', () => {
-      this.ended = true;
-    });
-  }
-
-  get done(): boolean {
-    return this.ended;
-  }
-
-  /** Bytes written but not used (past the end of the compressed stream). */
-  get unused(): number {
-    return this.fed - this.stream.bytesWritten;
-  }
-
-  get busy(): boolean {
-    return this.inflight !== undefined;
+    const s = stream as ZlibStream;
+    // A data error destroys the stream, whose 'error' event would come later and unheard: it is read from `errored`.
+    stream.on('error', () => undefined);
+    this.handle = s._handle;
+    this.state = s._writeState;
   }
 
   /**
-   * Hands zlib a slice and waits until it has consumed it, or until the
-   * output is ready for the consumer (then take, and settle()).
+   * Decompresses from input[off, off + len) until the output chunk is full,
+   * the input is used up or the stream ends; returns the bytes consumed.
+   * A full chunk goes to the sink (sink.ready is then true: drain it).
+   * Throws zlib's error as it is.
    */
-  async write(slice: Buffer, describe: (e: unknown) => FormatError): Promise<void> {
-    this.fed += slice.length;
-    const written = new Promise<void>((resolve) => {
-      // On a data error zlib emits 'error' and may never call the write callback.
-      const done = () => {
-        this.stream.off('error', done);
-        this.stream.off('close', done);
-        resolve();
-      };
-      this.stream.once('error', done);
-      this.stream.once('close', done);
-      this.stream.write(slice, done);
-    });
-    const p = written.then(() => {
-      if (this.inflight === p) this.inflight = undefined;
-    });
-    this.inflight = p;
-    await Promise.race([p, this.gate.whenOutput()]);
-    this.check(describe);
+  step(input: Buffer, off: number, len: number, flush: number = zlib.constants.Z_NO_FLUSH): number {
+    const room = this.out.length - this.filled;
+    this.handle.writeSync(flush, input, off, len, this.out, this.filled, room);
+    const err = (this.stream as ZlibStream).errored;
+    if (err) throw err;
+    const [availOut, availIn] = [this.state[0]!, this.state[1]!];
+    this.filled += room - availOut;
+    this.full = availOut === 0;
+    if (this.full) this.emit();
+    // Output room left and input too: zlib wanted no more, its stream has ended.
+    else if (availIn > 0) this.ended = true;
+    return len - availIn;
   }
 
-  /** Waits for the write in flight to be consumed, or for output to take. */
-  async settle(describe: (e: unknown) => FormatError): Promise<void> {
-    if (this.inflight) await Promise.race([this.inflight, this.gate.whenOutput()]);
-    this.check(describe);
+  /** Everything handed over so far is all there is: throws if the stream is incomplete; the last output goes to the sink. */
+  finish(): void {
+    do this.step(EMPTY, 0, 0, zlib.constants.Z_FINISH);
+    while (this.full);
+    this.ended = true;
+    this.emit();
   }
 
-  /**
-   * Signals the end of input and waits for the decompressor to finish or
-   * fail. Returns false when output is ready first: take it and call again.
-   */
-  async end(describe: (e: unknown) => FormatError): Promise<boolean> {
-    if (!this.ended && this.error === undefined) {
-      this.finished ??= new Promise<void>((resolve) => {
-        const done = () => {
-          this.finishedFlag = true;
-          resolve();
-        };
-        this.stream.once('end', done);
-        this.stream.once('error', done);
-        this.stream.once('close', done);
-        this.stream.end();
-      });
-      await Promise.race([this.finished, this.gate.whenOutput()]);
-    }
-    this.check(describe);
-    return this.ended || this.finishedFlag || this.error !== undefined;
+  /** Hands the output chunk to the sink, full or not. */
+  emit(): void {
+    if (this.filled === 0) return;
+    const piece = this.filled === this.out.length ? this.out : this.out.subarray(0, this.filled);
+    this.onData?.(piece);
+    this.sink.push(piece);
+    this.out = chunks.take();
+    this.filled = 0;
   }
 
   close(): void {
-    this.stream.destroy();
-  }
-
-  private check(describe: (e: unknown) => FormatError): void {
-    if (this.error === undefined) return;
-    this.close();
-    if (this.error instanceof FormatError) throw this.error;
-    throw describe(this.error);
+    // The chunk being filled never left this object.
+    chunks.give(this.out);
+    this.out = EMPTY;
+    this.stream.close();
   }
 }
 
-/** Feed a zlib stream from the source until it reports its end; returns with the unused bytes given back to the source. */
+/**
+ * Decompresses from the source until the stream ends, handing output on
+ * chunk by chunk; returns with the source just past the compressed stream.
+ * Errors name the start of the input slice they happened in (zlib does not
+ * say where in it).
+ */
 export async function* pumpUntilEnd(
   src: ByteSource,
-  driver: ZlibDriver,
+  z: ZlibInto,
   sink: OutputSink,
   slice: number,
   describe: (e: unknown, at: number) => FormatError,
 ): AsyncGenerator<Buffer, void, undefined> {
   try {
-    let at = src.offset;
-    while (!driver.done) {
-      if (driver.busy) {
-        await driver.settle((e) => describe(e, at));
-      } else {
-        if (src.available === 0 && !(await src.more())) {
-          // No more input: zlib decides whether the stream was complete; a failure now means it was cut short.
-          while (!(await driver.end(() => src.truncated()))) yield* sink.drain();
-          if (!driver.done) throw src.truncated();
-          break;
+    while (!z.ended) {
+      if (src.available === 0 && !(await src.more())) {
+        // No more input: zlib decides whether the stream was complete; a failure now means it was cut short.
+        try {
+          z.finish();
+        } catch {
+          throw src.truncated();
         }
-        // zlib does not say where in a slice it failed: errors name the slice start.
-        at = src.offset;
-        const part = src.take(Math.min(slice, src.available));
-        const sliceAt = at;
-        await driver.write(part, (e) => describe(e, sliceAt));
+        break;
       }
+      const at = src.offset;
+      const { buf, pos } = src.view();
+      let used: number;
+      try {
+        used = z.step(buf, pos, Math.min(slice, src.available));
+      } catch (e) {
+        throw e instanceof FormatError ? e : describe(e, at);
+      }
+      src.skip(used);
       if (sink.ready) yield* sink.drain();
     }
-    src.rewind(driver.unused);
+    z.emit();
+    yield* sink.drain();
+  } catch (e) {
+    // What was decoded before the damage goes to the sink, for a salvaging reader (sink.ts: salvaged).
+    z.emit();
+    throw e;
   } finally {
-    driver.close();
+    z.close();
   }
 }

@@ -3,11 +3,11 @@ import zlib from 'node:zlib';
 import { Decompress } from 'fzstd';
 import { FormatError } from '../errors.js';
 import { findProgram, pipeProgram, pipeThrough, programFeed, type Feed } from './pipe.js';
-import { OUTPUT_CHUNK, OutputSink, salvaged } from './sink.js';
+import { OutputSink, salvaged } from './sink.js';
 import { ByteSource } from './source.js';
 import type { Decoder, DecodeOptions, Encoder, MemberInput } from './types.js';
 import { Xxh64 } from './xxh64.js';
-import { ZlibDriver } from './zlib-stream.js';
+import { ZlibInto } from './zlib-stream.js';
 
 const MAX_BLOCK = 128 * 1024;
 /** Blocks handed to the decompressor per call: each expands to at most 128 KiB, so a call yields at most 4 MiB. */
@@ -139,21 +139,19 @@ async function* zstdMember(input: MemberInput, opts: DecodeOptions, sink: Output
   src.finish();
 }
 
+/** node:zlib's zstd into pooled chunks; a batch of blocks yields at most BLOCKS_PER_WRITE x 128 KiB into the sink. */
 function zlibFeed(sink: OutputSink): Feed {
-  const driver = new ZlibDriver(z.createZstdDecompress!({ chunkSize: 2 * OUTPUT_CHUNK }) as unknown as ConstructorParameters<typeof ZlibDriver>[0], sink);
-  const fail = (e: unknown) => (e instanceof FormatError ? e : new FormatError((e as Error).message));
+  const dec = new ZlibInto(z.createZstdDecompress!(), sink);
   return {
-    // One write in flight at a time: zlib would otherwise queue input without bound while its output waits.
     write: async (parts) => {
-      if (driver.busy) {
-        await driver.settle(fail);
-        if (driver.busy) return false;
-      }
-      await driver.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts), fail);
+      for (const p of parts) for (let at = 0; at < p.length && !dec.ended; ) at += dec.step(p, at, p.length - at);
       return true;
     },
-    end: () => driver.end(fail),
-    close: () => driver.close(),
+    end: async () => {
+      dec.finish();
+      return true;
+    },
+    close: () => dec.close(),
   };
 }
 

@@ -1,7 +1,11 @@
+import { chunks } from '../compression/buffers.js';
+
 /** Anything that hands out chunks and can take unused bytes back. */
 export interface ChunkSource {
   read(): Promise<Buffer | null>;
   unread?(rest: Buffer): void;
+  /** Moves past n bytes without reading them (a file seeks); returns how many there were. */
+  skip?(n: number): number;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -11,6 +15,10 @@ const EMPTY = Buffer.alloc(0);
  * header, stream a body, without copying bodies. Only a header that straddles
  * two chunks is copied, and only its own bytes. `offset` counts bytes handed
  * out, i.e. the stream position of the next unread byte.
+ *
+ * The parser is the last reader of every chunk: each one goes back to the
+ * chunk pool (compression/buffers.ts) as soon as the stream has moved past
+ * it, so views handed out (view, take, body) are valid only until then.
  */
 export class ByteStream {
   private buf: Buffer = EMPTY;
@@ -48,10 +56,12 @@ export class ByteStream {
     // Straddling: copy the tail of this buffer and just enough of what follows.
     const parts = [this.buf.subarray(this.pos)];
     let need = n - have;
+    const passed = [this.buf];
     while (need > 0 && this.queue.length) {
       const f = this.queue[0];
       if (f.length <= need) {
         parts.push(f);
+        passed.push(f);
         need -= f.length;
         this.queue.shift();
         this.queued -= f.length;
@@ -62,14 +72,22 @@ export class ByteStream {
         need = 0;
       }
     }
+    // A header that straddles two chunks is copied: once per chunk at most, a few hundred bytes.
     this.buf = Buffer.concat(parts);
     this.pos = 0;
+    for (const p of passed) chunks.give(p);
     return this.buf.length;
   }
 
   private next(): void {
     const c = this.queue.shift()!;
     this.queued -= c.length;
+    this.moveTo(c);
+  }
+
+  /** Leaves the current buffer for `c`: the old one is done with. */
+  private moveTo(c: Buffer): void {
+    chunks.give(this.buf);
     this.buf = c;
     this.pos = 0;
   }
@@ -84,8 +102,7 @@ export class ByteStream {
       const c = await this.src.read();
       if (!c) return false;
       if (c.length === 0) continue;
-      this.buf = c;
-      this.pos = 0;
+      this.moveTo(c);
       return true;
     }
   }
@@ -119,10 +136,16 @@ export class ByteStream {
     }
   }
 
-  /** Skips n bytes; returns how many could be skipped. */
+  /** Skips n bytes; returns how many could be skipped. Past what is buffered, a source that can skip is not read. */
   async skip(n: number): Promise<number> {
     let done = 0;
     while (done < n) {
+      if (this.buf.length === this.pos && this.queue.length === 0 && this.src.skip) {
+        this.moveTo(EMPTY);
+        const k = this.src.skip(n - done);
+        this.offset += k;
+        return done + k;
+      }
       if (this.buf.length === this.pos && !(await this.refill())) break;
       const k = Math.min(n - done, this.buf.length - this.pos);
       this.advance(k);

@@ -24,7 +24,8 @@ export interface Member {
   skip?: string;
   /**
    * The entry's data. Valid until the iteration moves on; whatever is not
-   * consumed is skipped (and still checksummed in the crc format).
+   * consumed is skipped (a seek in a file). In the crc format, data read
+   * whole is checked; data skipped is checked only with `verify`.
    */
   body(): AsyncGenerator<Buffer, void, undefined>;
 }
@@ -36,6 +37,11 @@ export interface ArchiveSummary {
 
 /** How a stream position is described in errors: a file offset, or an offset into decompressed data. */
 export type Locate = (streamOffset: number) => { offset?: number; suffix: string };
+
+export interface ArchiveOptions {
+  /** Read and check the data of every crc file, also where the caller skips it (a listing). */
+  verify?: boolean;
+}
 
 /**
  * Damage after which the rest of the archive still reads correctly (a bad crc
@@ -56,7 +62,7 @@ const stop: DamageHandler = (err) => {
  * PATH_MAX is skipped, and only a regular file or a data-less entry named
  * TRAILER!!! ends the archive. Truncation and bad headers throw FormatError.
  */
-export async function* readArchive(s: ByteStream, locate: Locate, damage: DamageHandler = stop): AsyncGenerator<Member, ArchiveSummary, undefined> {
+export async function* readArchive(s: ByteStream, locate: Locate, damage: DamageHandler = stop, opts: ArchiveOptions = {}): AsyncGenerator<Member, ArchiveSummary, undefined> {
   let format: CpioFormat | undefined;
   let count = 0;
   const problem = (cause: string, at: number, entry?: string): FormatError => {
@@ -128,7 +134,7 @@ export async function* readArchive(s: ByteStream, locate: Locate, damage: Damage
     }
     const state = { left: entry.size, sum: 0 };
     // GNU cpio and the kernel checksum regular files only.
-    const crc = format === 'crc' && entry.type === 'file';
+    let crc = format === 'crc' && entry.type === 'file';
     yield {
       entry,
       rawName,
@@ -145,12 +151,14 @@ export async function* readArchive(s: ByteStream, locate: Locate, damage: Damage
           },
     };
     if (state.left > 0) {
-      if (crc) {
+      // Data nobody reads is skipped unread (a seek in an uncompressed segment), unchecked unless asked.
+      if (crc && opts.verify) {
         for await (const chunk of s.body(state.left)) {
           state.left -= chunk.length;
           state.sum = dataSum(chunk, state.sum);
         }
       } else {
+        crc = false;
         state.left -= await s.skip(state.left);
       }
     }

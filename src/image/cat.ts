@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, createWriteStream, createReadStream, type WriteStream } from 'node:fs';
+import { closeSync, createReadStream, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
@@ -96,12 +96,15 @@ async function hold(body: AsyncGenerator<Buffer>, size: number, tmpDir: () => st
     return got === size ? { kind: 'mem', chunks } : undefined;
   }
   const path = join(tmpDir(), rel.replace(/\//g, '_') + '-' + Math.random().toString(36).slice(2));
-  const ws: WriteStream = createWriteStream(path);
-  for await (const c of body) {
-    got += c.length;
-    if (!ws.write(c)) await once(ws, 'drain');
+  // Written before the next chunk is read: a chunk is reused once the reader moves on (compression/buffers.ts).
+  const fd = openSync(path, 'wx', 0o600);
+  try {
+    for await (const c of body) {
+      got += c.length;
+      for (let off = 0; off < c.length; ) off += writeSync(fd, c, off);
+    }
+  } finally {
+    closeSync(fd);
   }
-  ws.end();
-  await once(ws, 'finish');
   return got === size ? { kind: 'file', path } : undefined;
 }

@@ -1,53 +1,58 @@
-import { open, type FileHandle } from 'node:fs/promises';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { chunks } from '../compression/buffers.js';
 import type { MemberInput } from '../compression/types.js';
-import { RdError, EXIT } from '../errors.js';
+import { openFailure, RdError, EXIT } from '../errors.js';
 import { track } from './progress.js';
 
-const CHUNK = 1 << 20;
+/** The first read after a seek: a cpio header and name, and often the small files after it. */
+const AFTER_SEEK = 16 * 1024;
 
 /**
  * Sequential reader over the image file with push-back, so a decoder can
  * return the bytes that follow its member. `offset` is the file position of
  * the next byte read() will hand out, which is what error messages report.
+ *
+ * Reads are positioned reads into the shared chunk pool (compression/buffers.ts),
+ * so skipping data is a seek. After one, reads start small and grow fourfold
+ * while reading goes on: a listing that seeks from header to header reads a
+ * few KiB per entry instead of a chunk.
  */
 export class FileSource implements MemberInput {
   private pending: Buffer[] = [];
   private pos = 0;
   private eof = false;
+  private span = chunks.size;
   offset = 0;
-  readonly size: number;
   private untrack = () => {};
 
-  /** File position where the source ends (a range of the file, e.g. a UKI section, ends before the file does). */
-  private end: number;
+  /** File position where the source ends (a range of the file, e.g. a UKI section, ends before the file does; unknown for a device). */
+  private readonly end: number;
 
   private constructor(
-    private fh: FileHandle,
+    private fd: number | undefined,
     readonly path: string,
-    size: number,
-    start = 0,
+    readonly size: number,
+    start: number,
+    end: number,
   ) {
-    this.size = size;
     this.pos = this.offset = start;
-    this.end = start + size;
+    this.end = end;
   }
 
   /** The whole file, or `range` of it: offsets stay file offsets. */
   static async open(path: string, range?: { offset: number; length: number }): Promise<FileSource> {
-    let fh: FileHandle;
+    let fd: number;
     try {
-      fh = await open(path, 'r');
+      fd = openSync(path, 'r');
     } catch (e) {
-      const err = e as NodeJS.ErrnoException;
-      const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EACCES' ? 'permission denied' : err.code === 'EISDIR' ? 'is a directory' : err.message;
-      throw new RdError(why, { file: path }, EXIT.badInput);
+      throw openFailure(e, path);
     }
-    const st = await fh.stat();
+    const st = fstatSync(fd);
     if (st.isDirectory()) {
-      await fh.close();
+      closeSync(fd);
       throw new RdError('is a directory, not an image', { file: path }, EXIT.badInput);
     }
-    const src = range ? new FileSource(fh, path, range.length, range.offset) : new FileSource(fh, path, st.size);
+    const src = range ? new FileSource(fd, path, range.length, range.offset, range.offset + range.length) : new FileSource(fd, path, st.size, 0, st.isFile() ? st.size : Infinity);
     const start = range?.offset ?? 0;
     src.untrack = track({ path, direction: 'reading', done: () => src.pos - start, total: src.size });
     return src;
@@ -59,27 +64,46 @@ export class FileSource implements MemberInput {
       this.offset += p.length;
       return p;
     }
-    if (this.eof) return null;
-    const want = Math.min(CHUNK, this.end - this.pos);
-    const buf = Buffer.allocUnsafe(CHUNK);
-    const { bytesRead } = want > 0 ? await this.fh.read(buf, 0, want, this.pos) : { bytesRead: 0 };
+    if (this.eof || this.fd === undefined) return null;
+    const want = Math.min(this.span, this.end - this.pos);
+    const buf = chunks.take();
+    let bytesRead = 0;
+    try {
+      if (want > 0) bytesRead = readSync(this.fd, buf, 0, want, this.pos);
+    } catch (e) {
+      chunks.give(buf);
+      throw new RdError(`read error: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { file: this.path, offset: this.pos }, EXIT.badInput);
+    }
+    this.span = Math.min(this.span * 4, buf.length);
     if (bytesRead === 0) {
+      chunks.give(buf);
       this.eof = true;
       return null;
     }
     this.pos += bytesRead;
     this.offset += bytesRead;
-    return bytesRead === CHUNK ? buf : buf.subarray(0, bytesRead);
+    return bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
   }
 
-  skip(n: number): void {
-    this.offset += n;
-    while (n > 0 && this.pending.length) {
+  /** Moves past the next n bytes (bytes given back first, then a seek); returns how many the source still had. */
+  skip(n: number): number {
+    let done = 0;
+    while (done < n && this.pending.length) {
       const p = this.pending.pop()!;
-      if (p.length > n) this.pending.push(p.subarray(n));
-      n -= Math.min(n, p.length);
+      const k = Math.min(n - done, p.length);
+      if (k < p.length) this.pending.push(p.subarray(k));
+      done += k;
     }
-    this.pos += n;
+    const seek = Math.min(n - done, Math.max(0, this.end - this.pos));
+    if (seek > 0) {
+      this.pos += seek;
+      this.span = AFTER_SEEK;
+    }
+    done += seek;
+    // Past the end there is nothing to read; the next read says so.
+    if (done < n) this.pos += n - done;
+    this.offset += n;
+    return done;
   }
 
   unread(rest: Buffer): void {
@@ -90,6 +114,7 @@ export class FileSource implements MemberInput {
 
   async close(): Promise<void> {
     this.untrack();
-    await this.fh.close();
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
   }
 }

@@ -16,6 +16,8 @@ export interface ReadOptions extends ContainerOptions {
   maxOutput?: number;
   /** Allow native decompressors where faster; false forces the built-in decoders. */
   native?: boolean;
+  /** Check the data of every file in crc archives, also of files the command skips (else only files read whole are checked). */
+  verify?: boolean;
   /**
    * Told of damage after which the rest still reads (a bad crc checksum), so
    * reading goes on. Without it, or with `strict`, the first damage throws.
@@ -114,9 +116,11 @@ async function* walkPart(part: ImagePart, walk: Walk, opts: ReadOptions): AsyncG
       if (magic.kind === 'odc') throw new FormatError('odc (070707) cpio archive: the kernel only unpacks newc (070701) and crc (070702)', { ...where, offset });
       if (magic.kind === 'cpio') {
         if (offset % 4 !== 0) throw new FormatError('cpio archive is not 4-byte aligned, so the kernel would reject it as "invalid magic"', { ...where, offset });
+        // Known from the magic already: a segment cut before its trailer still says what it is.
+        seg.format = magic.format;
         const fileLocate: Locate = (at) => ({ offset: at, suffix: '' });
         try {
-          const it = readArchive(s, fileLocate, damage(where));
+          const it = readArchive(s, fileLocate, damage(where), opts);
           for (;;) {
             const r = await it.next();
             if (r.done) {
@@ -176,7 +180,7 @@ async function* walkPart(part: ImagePart, walk: Walk, opts: ReadOptions): AsyncG
             if (v.buf[v.pos] !== 0x30) {
               throw new FormatError(`junk within compressed archive` + memberLocate(out.offset).suffix, { offset });
             }
-            const it = readArchive(out, memberLocate, damage(where));
+            const it = readArchive(out, memberLocate, damage(where), opts);
             for (;;) {
               const r = await it.next();
               if (r.done) {
