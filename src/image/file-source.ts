@@ -6,6 +6,12 @@ import { track } from './progress.js';
 
 /** The first read after a seek: a cpio header and name, and often the small files after it. */
 const AFTER_SEEK = 16 * 1024;
+/**
+ * Reads are synchronous, so reading never returns to the event loop by
+ * itself and timers (the progress line) would not fire: it is given a turn
+ * this often.
+ */
+const TURN_MS = 50;
 
 /**
  * Sequential reader over the image file with push-back, so a decoder can
@@ -24,6 +30,7 @@ export class FileSource implements MemberInput {
   private span = chunks.size;
   offset = 0;
   private untrack = () => {};
+  private lastTurn = performance.now();
 
   /** File position where the source ends (a range of the file, e.g. a UKI section, ends before the file does; unknown for a device). */
   private readonly end: number;
@@ -65,6 +72,10 @@ export class FileSource implements MemberInput {
       return p;
     }
     if (this.eof || this.fd === undefined) return null;
+    if (performance.now() - this.lastTurn > TURN_MS) {
+      await new Promise(setImmediate);
+      this.lastTurn = performance.now();
+    }
     const want = Math.min(this.span, this.end - this.pos);
     const buf = chunks.take();
     let bytesRead = 0;
