@@ -15,12 +15,7 @@ import { Vm } from '../vm.js';
 
 export const NEW_ROOT_PASSWORD = 'n3w-Rescued pw';
 
-/**
- * no_timer_check: on a loaded host TCG runs the guest so slowly that the
- * kernel's IO-APIC timer check fails and it panics ("IO-APIC + timer doesn't
- * work!") before init; the check proves nothing about rdrescue.
- */
-const BASE_APPEND = 'root=/dev/vda ro console=ttyS0 no_timer_check';
+const BASE_APPEND = 'root=/dev/vda ro console=ttyS0';
 
 export interface Flavor {
   name: string;
