@@ -16,7 +16,7 @@ PACKAGES=(
   # the VM test and UKIs
   qemu-system-x86 systemd-boot-efi ovmf
   # packaging, the man page and shell completion
-  rpm rpmlint lintian man-db zsh fish
+  rpm rpmlint lintian man-db dpkg-dev zsh fish
 )
 export DEBIAN_FRONTEND=noninteractive
 if [ "${1:-}" = "--list" ]; then printf '%s\n' "${PACKAGES[@]}"; exit 0; fi

@@ -1,6 +1,7 @@
 import { CommanderError } from 'commander';
-import { RdError, EXIT } from './errors.js';
+import { RdError, EXIT, systemCause } from './errors.js';
 import { createProgram } from './commands/program.js';
+import { takeLauncherEnvironment } from './exe/launcher-env.js';
 import { startProgress, stopProgress } from './image/progress.js';
 
 /**
@@ -8,6 +9,7 @@ import { startProgress, stopProgress } from './image/progress.js';
  * library. Here we only turn failures into one line and an exit code.
  */
 export async function main(argv: string[]): Promise<number> {
+  takeLauncherEnvironment();
   const program = createProgram();
   // Progress is for a person watching a terminal; never for a log, a pipe or JSON.
   if (process.stderr.isTTY && !argv.includes('--json') && !argv.includes('--quiet')) startProgress(process.stderr);
@@ -31,8 +33,14 @@ export function reportError(err: unknown): number {
     return err.exitCode;
   }
   const e = err as NodeJS.ErrnoException;
+  const cause = systemCause(err);
+  if (cause) {
+    // A system error that escaped the library: still one line, naming the path, in words rather than Node's.
+    const path = Buffer.isBuffer(e.path) ? (e.path as Buffer).toString() : e.path;
+    process.stderr.write(`rdrescue: ${path ? `${path}: ` : ''}${cause}${e.syscall ? ` (${e.syscall})` : ''}\n`);
+    return EXIT.failure;
+  }
   if (e && typeof e === 'object' && typeof e.code === 'string' && typeof e.message === 'string') {
-    // A system error that escaped the library: still one line, naming the path.
     process.stderr.write(`rdrescue: ${e.message}\n`);
     return EXIT.failure;
   }

@@ -72,3 +72,10 @@ export function systemCause(err: unknown): string | undefined {
   if (!e || typeof e !== 'object' || typeof e.code !== 'string' || typeof e.errno !== 'number') return undefined;
   return getSystemErrorMap().get(e.errno)?.[1] ?? e.code;
 }
+
+/** A file that could not be opened for reading, as one line a user understands (exit 3). */
+export function openFailure(err: unknown, file: string): RdError {
+  const e = err as NodeJS.ErrnoException;
+  const why = e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : e.code === 'EISDIR' ? 'is a directory, not an image' : e.message;
+  return new RdError(why, { file }, EXIT.badInput);
+}

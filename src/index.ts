@@ -26,6 +26,7 @@ export * from './image/write-refusal.js';
 export * from './image/uki-write.js';
 export * from './kernel/bzimage.js';
 export * from './kernel/vmlinux.js';
+export * from './kernel/ikconfig.js';
 export * from './elf/elf.js';
 export * from './elf/ldcache.js';
 export * from './elf/rootfs.js';

@@ -35,7 +35,7 @@ export interface ImageFacts {
   tree: string;
   /** Paths (normalised) of regular files whose content is ELF, kernel modules excepted. */
   elfFiles: string[];
-  /** The first byte offset the image could not be read from, and why (truncated, corrupt member…); facts hold what came before it. */
+  /** Where the image could not be read any further, and why (truncated, corrupt member…); facts hold what came before it. */
   unreadable?: { message: string; offset?: number; segment?: number };
   dispose(): void;
 }
@@ -128,7 +128,9 @@ export async function readImageFacts(image: string): Promise<ImageFacts> {
       throw err;
     }
     const w = err.where;
-    facts.unreadable = { message: err.message, offset: w.offset, segment: w.segment ?? lastSegment?.index };
+    // The rule names file, segment and offset itself: keep the cause only.
+    const cause = err.message.replace(`${w.file ?? image}: `, '').replace(/^segment \d+: /, '').replace(/^offset \d+: /, '');
+    facts.unreadable = { message: cause, offset: w.offset, segment: w.segment ?? lastSegment?.index };
   }
   writer.finish();
   return facts;

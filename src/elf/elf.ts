@@ -28,6 +28,8 @@ export interface ElfInfo {
   runpath?: string;
   /** DT_FLAGS_1; bit DF_1_NODEFLIB (0x800) turns off ld.so.cache and the default directories. */
   flags1: number;
+  /** DT_VERNEED: the symbol versions ld.so must find in each library (e.g. libc.so.6: GLIBC_2.28), or it refuses to start the program. */
+  versionsNeeded: Array<{ file: string; versions: string[] }>;
 }
 
 const ELF_MAGIC = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
@@ -44,6 +46,8 @@ const DT_SONAME = 14;
 const DT_RPATH = 15;
 const DT_RUNPATH = 29;
 const DT_FLAGS_1 = 0x6ffffffb;
+const DT_VERNEED = 0x6ffffffe;
+const DT_VERNEEDNUM = 0x6fffffff;
 const PN_XNUM = 0xffff;
 
 const MACHINES: Record<number, string> = {
@@ -201,6 +205,7 @@ function parseElf(src: Bytes, name: string): ElfInfo {
     dynamic: false,
     needed: [],
     flags1: 0,
+    versionsNeeded: [],
   };
 
   const interp = segs.find((s) => s.type === PT_INTERP);
@@ -219,6 +224,8 @@ function parseElf(src: Bytes, name: string): ElfInfo {
   const strOffsets: Array<[number, number]> = [];
   let strtab: number | undefined;
   let strsz: number | undefined;
+  let verneed: number | undefined;
+  let verneedNum = 0;
   for (let o = 0; o + entSize <= dbuf.length; o += entSize) {
     const tag = f.tag(dbuf, o);
     if (tag === DT_NULL) break;
@@ -233,6 +240,12 @@ function parseElf(src: Bytes, name: string): ElfInfo {
       case DT_FLAGS_1:
         info.flags1 = val;
         break;
+      case DT_VERNEED:
+        verneed = val;
+        break;
+      case DT_VERNEEDNUM:
+        verneedNum = val;
+        break;
       case DT_NEEDED:
       case DT_SONAME:
       case DT_RPATH:
@@ -241,7 +254,7 @@ function parseElf(src: Bytes, name: string): ElfInfo {
         break;
     }
   }
-  if (strOffsets.length === 0) return info;
+  if (strOffsets.length === 0 && verneed === undefined) return info;
   if (strtab === undefined) throw new FormatError('corrupt ELF: dynamic section has names but no DT_STRTAB', { file: name, offset: dyn.offset });
   const fileOff = vaddrToOffset(segs, strtab);
   if (fileOff === undefined) throw new FormatError(`corrupt ELF: DT_STRTAB address 0x${strtab.toString(16)} is in no PT_LOAD segment`, { file: name });
@@ -263,7 +276,31 @@ function parseElf(src: Bytes, name: string): ElfInfo {
     else if (tag === DT_RPATH) info.rpath = s;
     else if (tag === DT_RUNPATH) info.runpath = s;
   }
+  if (verneed !== undefined) info.versionsNeeded = readVerneed(src, f, segs, verneed, verneedNum, str, name);
   return info;
+}
+
+/** The Elfxx_Verneed chain and each entry's Elfxx_Vernaux chain (16-byte records in both classes). */
+function readVerneed(src: Bytes, f: Fields, segs: Segment[], vaddr: number, count: number, str: (off: number) => string, name: string): ElfInfo['versionsNeeded'] {
+  let off = vaddrToOffset(segs, vaddr);
+  if (off === undefined) throw new FormatError(`corrupt ELF: DT_VERNEED address 0x${vaddr.toString(16)} is in no PT_LOAD segment`, { file: name });
+  const out: ElfInfo['versionsNeeded'] = [];
+  // DT_VERNEEDNUM bounds the walk, so a vn_next cycle in a corrupt file cannot loop forever.
+  for (let i = 0; i < count; i++) {
+    const vn = src.read(off, 16, 'version requirement (Verneed)');
+    const versions: string[] = [];
+    let aux = off + f.u32(vn, 8);
+    for (let j = 0, n = f.u16(vn, 2); j < n; j++) {
+      const va = src.read(aux, 16, 'version requirement (Vernaux)');
+      versions.push(str(f.u32(va, 8)));
+      aux += f.u32(va, 12);
+    }
+    out.push({ file: str(f.u32(vn, 4)), versions });
+    const next = f.u32(vn, 12);
+    if (next === 0) break;
+    off += next;
+  }
+  return out;
 }
 
 function vaddrToOffset(segs: Segment[], vaddr: number): number | undefined {

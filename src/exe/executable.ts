@@ -1,6 +1,7 @@
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { RdError, EXIT } from '../errors.js';
+import { launcherSetting } from './launcher-env.js';
 
 /**
  * postject flips the fuse's last character from 0 to 1 when it injects the
@@ -26,7 +27,7 @@ function isSea(): boolean {
 export function findExecutable(explicit?: string): string {
   const chosen =
     explicit ??
-    process.env.RDRESCUE_EXE ??
+    launcherSetting('RDRESCUE_EXE') ??
     (isSea() ? process.execPath : process.argv[1] ? join(dirname(resolve(process.argv[1])), 'rdrescue') : undefined);
   if (!chosen || !existsSync(chosen)) {
     throw new RdError(

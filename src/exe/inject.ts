@@ -12,7 +12,7 @@ import { refuseWritingUki } from '../image/write-refusal.js';
 import { loadRunbook } from '../runbook/load.js';
 import { BOOT_RUNBOOK, DRACUT_HOOK_PATH, DRACUT_PRE_PIVOT, INIT_BOTTOM_LINE, INIT_BOTTOM_ORDER, INIT_BOTTOM_PATH } from './boot-scripts.js';
 import { findExecutable } from './executable.js';
-import { buildPayload, payloadEntries, stagePayload, type Payload } from './payload.js';
+import { buildPayload, buildThinPayload, payloadEntries, stagePayload, type Payload } from './payload.js';
 
 export interface InjectOptions {
   /** The single executable to carry (default: see findExecutable). */
@@ -21,6 +21,8 @@ export interface InjectOptions {
   level?: number;
   /** A runbook to bake in: the image then applies it at its next boot, once. */
   runbook?: string;
+  /** Only the launcher that starts the executable installed on the target root (a few KiB), not the executable and its libraries. */
+  thin?: boolean;
   /** Told about entries left out because the image already has what they would create. */
   onWarning?: (message: string) => void;
   /** A UKI as IMAGE gets a new, unsigned UKI with the segment in its .initrd. */
@@ -31,7 +33,7 @@ export interface InjectReport {
   image: string;
   out: string;
   exe: string;
-  /** Files added (the executable, its loader and libraries, the launcher, boot hooks, a runbook). */
+  /** Files added (the executable, its loader and libraries unless thin, the launcher, boot hooks, a runbook). */
   files: string[];
   /** Their total size before compression. */
   payloadBytes: number;
@@ -102,13 +104,14 @@ function bakedRunbook(path: string): ReturnType<typeof file> {
 /**
  * Appends one segment that makes `rdrescue` runnable in the image's shell:
  * the executable with its complete library closure in /usr/lib/rdrescue and
- * the launcher /usr/bin/rdrescue, plus the boot hook for unattended runbooks
+ * the launcher /usr/bin/rdrescue (with `thin`, only a launcher that starts
+ * the executable installed on the mounted target root), plus the boot hook for unattended runbooks
  * and, with `runbook`, the runbook itself. The original bytes stay as they were.
  */
 export async function inject(image: string, out: string, opts: InjectOptions = {}): Promise<InjectReport> {
   refuseWritingUki(image, out, opts.unsignedOk);
   const runbook = opts.runbook === undefined ? undefined : bakedRunbook(opts.runbook);
-  const payload = buildPayload(findExecutable(opts.exe));
+  const payload = (opts.thin ? buildThinPayload : buildPayload)(findExecutable(opts.exe));
   const { hook, files: hookFiles } = await bootHook(image);
   if (runbook && !hook) throw new RdError('--runbook needs an image made by dracut or initramfs-tools (no boot hook known for this one)', { file: image }, EXIT.usage);
   const extra = [...hookFiles, ...(runbook ? [runbook] : [])];
@@ -138,8 +141,8 @@ export async function inject(image: string, out: string, opts: InjectOptions = {
 }
 
 /** The same files written into an initramfs build tree (what the dracut and initramfs-tools hooks call). */
-export function stageExecutable(dir: string, opts: Pick<InjectOptions, 'exe'> = {}): Payload {
-  const payload = buildPayload(findExecutable(opts.exe));
+export function stageExecutable(dir: string, opts: Pick<InjectOptions, 'exe' | 'thin'> = {}): Payload {
+  const payload = (opts.thin ? buildThinPayload : buildPayload)(findExecutable(opts.exe));
   stagePayload(payload, dir);
   return payload;
 }

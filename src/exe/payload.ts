@@ -4,6 +4,7 @@ import { resolveClosure } from '../elf/closure.js';
 import type { WriteEntry } from '../cpio/writer.js';
 import { RdError, EXIT } from '../errors.js';
 import { BOOT_RUNBOOK, DRACUT_PRE_PIVOT } from './boot-scripts.js';
+import { launcherFacts, thinLauncher } from './thin-launcher.js';
 
 /** rdrescue's private tree inside an initramfs: nothing outside it but the launcher. */
 export const PRIVATE_DIR = 'usr/lib/rdrescue';
@@ -71,15 +72,28 @@ export function buildPayload(exe: string): Payload {
     names.add(f.name);
   }
   if (!loader) throw new RdError('has no ELF interpreter (PT_INTERP): the rdrescue executable is a dynamically linked Node binary', { file: exe }, EXIT.usage);
-  const content = launcher(loader);
-  files.push({ name: LAUNCHER, role: 'launcher', perm: 0o755, size: content.length, content });
-  // The unattended-runbook scripts; each kind of image's hook wires them in (see boot-scripts.ts).
-  for (const [name, text, perm] of [[BOOT_SCRIPT, BOOT_RUNBOOK, 0o755], [`${PRIVATE_DIR}/dracut-pre-pivot.sh`, DRACUT_PRE_PIVOT, 0o644]] as const) {
-    const c = Buffer.from(text);
-    files.push({ name, role: 'boot-script', perm, size: c.length, content: c });
-  }
+  files.push(generated(LAUNCHER, 'launcher', launcher(loader), 0o755), ...bootScripts());
   const dirs = ['usr', 'usr/bin', 'usr/lib', PRIVATE_DIR, `${PRIVATE_DIR}/lib`];
   return { exe, dirs, files, bytes: files.reduce((n, f) => n + f.size, 0) };
+}
+
+/**
+ * The thin payload: the launcher that starts the executable installed on the
+ * target root (see thin-launcher.ts), plus the boot scripts; no executable and
+ * no library. `exe` only tells the launcher which loader and glibc to expect.
+ */
+export function buildThinPayload(exe: string): Payload {
+  const files = [generated(LAUNCHER, 'launcher', thinLauncher(launcherFacts(exe)), 0o755), ...bootScripts()];
+  return { exe, dirs: ['usr', 'usr/bin', 'usr/lib', PRIVATE_DIR], files, bytes: files.reduce((n, f) => n + f.size, 0) };
+}
+
+function generated(name: string, role: PayloadFile['role'], content: Buffer, perm: number): PayloadFile {
+  return { name, role, perm, size: content.length, content };
+}
+
+/** The unattended-runbook scripts; each kind of image's hook wires them in (see boot-scripts.ts). */
+function bootScripts(): PayloadFile[] {
+  return [generated(BOOT_SCRIPT, 'boot-script', Buffer.from(BOOT_RUNBOOK), 0o755), generated(`${PRIVATE_DIR}/dracut-pre-pivot.sh`, 'boot-script', Buffer.from(DRACUT_PRE_PIVOT), 0o644)];
 }
 
 /** The payload as archive members, directories first. */

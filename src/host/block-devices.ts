@@ -29,6 +29,8 @@ export interface BlockDevice {
   slaves: string[];
   /** A loop device's backing file. */
   backingFile?: string;
+  /** A loop device over part of its file (an offset or a size limit): a partition someone attached, not a disk. */
+  loopRange?: boolean;
 }
 
 /**
@@ -73,7 +75,7 @@ function list(dir: string): string[] {
   }
 }
 
-function device(sysDir: string, dir: string, name: string, disk?: string): BlockDevice {
+function device(dir: string, name: string, disk?: string): BlockDevice {
   const dmName = readSys(join(dir, 'dm/name'));
   const partition = readSys(join(dir, 'partition'));
   return {
@@ -86,7 +88,8 @@ function device(sysDir: string, dir: string, name: string, disk?: string): Block
     disk,
     holders: list(join(dir, 'holders')),
     slaves: list(join(dir, 'slaves')),
-    backingFile: readSys(join(sysDir, 'block', disk ?? name, ...(disk ? [name] : []), 'loop/backing_file')),
+    backingFile: readSys(join(dir, 'loop/backing_file')),
+    loopRange: Number(readSys(join(dir, 'loop/offset')) ?? 0) > 0 || Number(readSys(join(dir, 'loop/sizelimit')) ?? 0) > 0,
   };
 }
 
@@ -95,11 +98,11 @@ export function listBlockDevices(sysDir = '/sys'): BlockDevice[] {
   const out: BlockDevice[] = [];
   for (const name of list(join(sysDir, 'block')).sort()) {
     const dir = join(sysDir, 'block', name);
-    const disk = device(sysDir, dir, name);
+    const disk = device(dir, name);
     if (disk.size === 0) continue; // an unused loop or an empty drive
     out.push(disk);
     for (const sub of list(dir).sort()) {
-      if (sub.startsWith(name) && existsSync(join(dir, sub, 'partition'))) out.push(device(sysDir, join(dir, sub), sub, name));
+      if (sub.startsWith(name) && existsSync(join(dir, sub, 'partition'))) out.push(device(join(dir, sub), sub, name));
     }
   }
   return out;

@@ -54,7 +54,8 @@ export function openRange(path: string, range?: { offset: number; size: number }
   return {
     range: r,
     read(offset, length) {
-      const n = Math.max(0, Math.min(length, r.size - offset));
+      // before the start (a backup GPT header of a file smaller than a sector) there is nothing
+      const n = offset < 0 ? 0 : Math.max(0, Math.min(length, r.size - offset));
       const buf = Buffer.alloc(n);
       let got = 0;
       while (got < n) {

@@ -17,10 +17,15 @@ export interface LuksKey {
   keyFile?: string;
 }
 
-function cryptsetup(): string {
+/**
+ * A rescue shell may have no udev running, and libdevmapper then waits
+ * forever for udev to make the /dev/mapper node (seen at dracut's rd.break):
+ * DM_DISABLE_UDEV makes it create the node itself. The timeout is a last guard.
+ */
+function cryptsetup(args: string[], input?: string) {
   const p = findProgram('cryptsetup');
   if (!p) throw new RdError('no "cryptsetup" program in PATH; cannot open the LUKS volume', {}, EXIT.failure);
-  return p;
+  return spawnSync(p, args, { input: input ?? '', encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, DM_DISABLE_UDEV: '1' }, timeout: 180_000 });
 }
 
 /** The name the mapping gets: ours, so it never collides with a mapping of the host. */
@@ -35,7 +40,8 @@ export function openLuks(h: Holder, v: Volume, key: LuksKey, what: string): Volu
   const carrier = h.attach({ path: v.range.path, offset: v.range.offset, size: v.range.size, readOnly: false }, true);
   h.recordLuks(name);
   const args = ['open', '--type', 'luks', carrier, name, '--key-file', key.keyFile ?? '-'];
-  const r = spawnSync(cryptsetup(), args, { input: key.keyFile ? undefined : key.passphrase ?? '', encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+  const r = cryptsetup(args, key.keyFile ? undefined : key.passphrase);
+  if (r.error) throw new RdError(`${what} (LUKS${v.luksVersion ?? ''}): cryptsetup did not finish (${(r.error as NodeJS.ErrnoException).code}); nothing was left open`, {}, EXIT.failure);
   if (r.status !== 0) {
     // cryptsetup says 2 for "no key available with this passphrase"
     const why = r.status === 2 ? `wrong ${key.keyFile ? 'key file' : 'passphrase'}` : (r.stderr || r.stdout).trim().split('\n').pop();
@@ -47,7 +53,7 @@ export function openLuks(h: Holder, v: Volume, key: LuksKey, what: string): Volu
 
 export function closeLuks(name: string): string | undefined {
   if (!existsSync(`/dev/mapper/${name}`)) return undefined;
-  const r = spawnSync(cryptsetup(), ['close', name], { encoding: 'utf8' });
+  const r = cryptsetup(['close', name]);
   return r.status === 0 ? undefined : `cryptsetup close ${name} failed: ${(r.stderr || '').trim().split('\n').pop()}`;
 }
 

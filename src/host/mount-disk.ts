@@ -77,11 +77,15 @@ function refuseInUse(path: string, devices: BlockDevice[], used: Set<string>, mo
   }
 }
 
-/** The whole disks this machine is not using: the ones a rescue host has been given. */
+/**
+ * The whole disks this machine is not using: the ones a rescue host has
+ * been given. A loop device over part of a file is a partition someone is
+ * working on (trial-mounting it could collide with their mount), not a disk.
+ */
 function unusedDisks(devices: BlockDevice[], used: Set<string>): string[] {
   const heldLoops = new Set(readRecords().flatMap((r) => r.steps.flatMap((s) => (s.kind === 'loop' ? [s.device] : []))));
   return devices
-    .filter((d) => d.disk === undefined && !used.has(d.name) && !heldLoops.has(d.path) && !d.holders.length && !/^(zram|ram|sr|fd|dm-|md)/.test(d.name))
+    .filter((d) => d.disk === undefined && !d.loopRange && !used.has(d.name) && !heldLoops.has(d.path) && !d.holders.length && !/^(zram|ram|sr|fd|dm-|md)/.test(d.name))
     .filter((d) => !devices.some((p) => p.disk === d.name && (used.has(p.name) || p.holders.length)))
     .map((d) => d.path);
 }

@@ -11,7 +11,7 @@ import { basename } from 'node:path';
 import { decodeBuffer } from '../compression/buffer-input.js';
 import { detectMagic } from '../compression/detect.js';
 import type { DecodeOptions } from '../compression/types.js';
-import { FormatError, RdError, EXIT } from '../errors.js';
+import { FormatError, openFailure, RdError, EXIT } from '../errors.js';
 import { decompressVmlinux, isBzImage, parseBzImageHeader, readKernelFile, type BzImageHeader } from '../kernel/bzimage.js';
 import { locateBuiltinInitramfs } from '../kernel/vmlinux.js';
 import { readPe, startsWithMz, type PeSection } from './pe.js';
@@ -69,9 +69,7 @@ export async function openContainer(path: string, opts: ContainerOptions = {}): 
   try {
     fd = openSync(path, 'r');
   } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EACCES' ? 'permission denied' : err.code === 'EISDIR' ? 'is a directory' : err.message;
-    throw new RdError(why, { file: path }, EXIT.badInput);
+    throw openFailure(e, path);
   }
   try {
     const st = fstatSync(fd);
@@ -82,12 +80,14 @@ export async function openContainer(path: string, opts: ContainerOptions = {}): 
   } finally {
     closeSync(fd);
   }
-  if ((opts.profile !== undefined || opts.addons !== undefined) && !opts.ukiOptionsWhereUki) {
-    if (!startsWithMz(head)) throw new RdError('--profile and --addons apply to a UKI; this file is not one', { file: path }, EXIT.usage);
-  }
   if (startsWithMz(head)) {
     const pe = readPe(path);
     if (isUki(pe)) return ukiContainer(uki(pe), opts);
+  }
+  if ((opts.profile !== undefined || opts.addons !== undefined) && !opts.ukiOptionsWhereUki) {
+    throw new RdError('--profile and --addons apply to a UKI; this file is not one', { file: path }, EXIT.usage);
+  }
+  if (startsWithMz(head)) {
     if (isBzImage(head)) return kernelContainer(path, opts);
     throw new FormatError('an EFI program, but neither a UKI (no .linux, .initrd or .ucode section) nor a Linux kernel', { file: path });
   }

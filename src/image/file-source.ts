@@ -1,7 +1,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { chunks } from '../compression/buffers.js';
 import type { MemberInput } from '../compression/types.js';
-import { RdError, EXIT } from '../errors.js';
+import { openFailure, RdError, EXIT } from '../errors.js';
 import { track } from './progress.js';
 
 /** The first read after a seek: a cpio header and name, and often the small files after it. */
@@ -52,9 +52,7 @@ export class FileSource implements MemberInput {
     try {
       fd = openSync(path, 'r');
     } catch (e) {
-      const err = e as NodeJS.ErrnoException;
-      const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EACCES' ? 'permission denied' : err.code === 'EISDIR' ? 'is a directory' : err.message;
-      throw new RdError(why, { file: path }, EXIT.badInput);
+      throw openFailure(e, path);
     }
     const st = fstatSync(fd);
     if (st.isDirectory()) {

@@ -7,7 +7,7 @@
  * file gives one line naming the part that is wrong.
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { FormatError, RdError, EXIT } from '../errors.js';
+import { FormatError, openFailure } from '../errors.js';
 
 export interface PeSection {
   index: number;
@@ -49,8 +49,7 @@ export function readPe(path: string): PeFile {
   try {
     fd = openSync(path, 'r');
   } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    throw new RdError(err.code === 'ENOENT' ? 'no such file' : err.message, { file: path }, EXIT.badInput);
+    throw openFailure(e, path);
   }
   try {
     const size = fstatSync(fd).size;

@@ -17,8 +17,9 @@ export interface Tracked {
   decoder?: boolean;
 }
 
-/** Redraws at most this often; below it a run is over before anyone could read the line. */
+/** How often the line is redrawn. */
 const TICK_MS = 200;
+/** A run shorter than this shows nothing: it is over before anyone could read the line. */
 const SHOW_AFTER_MS = 1000;
 
 let display: Display | undefined;

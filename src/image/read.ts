@@ -116,6 +116,8 @@ async function* walkPart(part: ImagePart, walk: Walk, opts: ReadOptions): AsyncG
       if (magic.kind === 'odc') throw new FormatError('odc (070707) cpio archive: the kernel only unpacks newc (070701) and crc (070702)', { ...where, offset });
       if (magic.kind === 'cpio') {
         if (offset % 4 !== 0) throw new FormatError('cpio archive is not 4-byte aligned, so the kernel would reject it as "invalid magic"', { ...where, offset });
+        // Known from the magic already: a segment cut before its trailer still says what it is.
+        seg.format = magic.format;
         const fileLocate: Locate = (at) => ({ offset: at, suffix: '' });
         try {
           const it = readArchive(s, fileLocate, damage(where), opts);

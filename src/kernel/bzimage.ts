@@ -9,16 +9,16 @@
  *   compressed payload (file offset, length, compression).
  * - `bzImageVmlinux(path)` / `decompressVmlinux(bytes, header)` → the
  *   decompressed kernel (an ELF vmlinux on x86), with the project's decoders.
- * - `embeddedConfig(vmlinux)` (src/kernel/vmlinux.ts) → the kernel's .config
- *   when built with CONFIG_IKCONFIG; `locateBuiltinInitramfs(vmlinux)` → its
- *   built-in initramfs.
+ * - `embeddedConfig(vmlinux, file)` (src/kernel/ikconfig.ts) → the kernel's
+ *   .config when built with CONFIG_IKCONFIG; `locateBuiltinInitramfs(vmlinux)`
+ *   (src/kernel/vmlinux.ts) → its built-in initramfs.
  * Errors are FormatErrors naming the file and offset.
  */
 import { readFile } from 'node:fs/promises';
 import { decodeBuffer } from '../compression/buffer-input.js';
 import { detectMagic } from '../compression/detect.js';
 import type { Compression, DecodeOptions } from '../compression/types.js';
-import { FormatError, locate, RdError, EXIT } from '../errors.js';
+import { FormatError, locate, openFailure, RdError } from '../errors.js';
 
 export interface BzImageHeader {
   file: string;
@@ -83,8 +83,7 @@ export async function readKernelFile(path: string): Promise<Buffer> {
   try {
     return await readFile(path);
   } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    throw new RdError(err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'is a directory, not an image' : err.message, { file: path }, EXIT.badInput);
+    throw openFailure(e, path);
   }
 }
 

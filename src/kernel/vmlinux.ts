@@ -9,7 +9,6 @@
  * layout is what finds the archive there; a vmlinux with symbols or a
  * `.init.ramfs` section of its own is read by those.
  */
-import { gunzipSync } from 'node:zlib';
 import { detectMagic } from '../compression/detect.js';
 import { FormatError } from '../errors.js';
 
@@ -125,20 +124,4 @@ export function locateBuiltinInitramfs(vmlinux: Buffer, file: string): BuiltinIn
     if (startsLikeInitramfs(vmlinux.subarray(offset, offset + 16))) return { offset, length, found: 'end of .init.data' };
   }
   return undefined;
-}
-
-const IKCFG_ST = Buffer.from('IKCFG_ST');
-const IKCFG_ED = Buffer.from('IKCFG_ED');
-
-/**
- * The kernel's own .config when it was built with CONFIG_IKCONFIG
- * (kernel/configs.c: gzip data between the markers "IKCFG_ST" and
- * "IKCFG_ED"), or undefined. The same text /proc/config.gz gives.
- */
-export function embeddedConfig(vmlinux: Buffer): string | undefined {
-  const st = vmlinux.indexOf(IKCFG_ST);
-  if (st < 0) return undefined;
-  const ed = vmlinux.indexOf(IKCFG_ED, st + IKCFG_ST.length);
-  if (ed < 0) return undefined;
-  return gunzipSync(vmlinux.subarray(st + IKCFG_ST.length, ed)).toString('utf8');
 }

@@ -1,6 +1,7 @@
 import { existsSync, lstatSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { RdError, EXIT } from '../errors.js';
+import { launcherSetting } from '../exe/launcher-env.js';
 import { detectEnvironment, type DetectOptions, type Environment } from './env.js';
 
 /**
@@ -86,9 +87,11 @@ export function resolveTarget(opts: TargetOptions = {}): Target {
   const env = detectEnvironment(opts);
   let root: string;
   let source: string;
-  if (opts.root !== undefined) {
-    root = resolve(opts.root);
-    source = 'option';
+  // RDRESCUE_ROOT: the root the thin launcher started this executable from, or one the user names instead of --root.
+  const fromEnv = opts.environ ? opts.environ.RDRESCUE_ROOT || undefined : launcherSetting('RDRESCUE_ROOT');
+  if (opts.root !== undefined || fromEnv !== undefined) {
+    root = resolve(opts.root ?? fromEnv!);
+    source = opts.root !== undefined ? 'option' : 'RDRESCUE_ROOT';
   } else {
     if (!env.targetRoot) throw new RdError(env.hint ?? 'no target root found; pass --root DIR', {}, EXIT.refused);
     if (!env.targetMounted) throw new RdError(`the target root ${env.targetRoot} is not mounted yet${env.hint ? `: ${env.hint}` : ''}`, {}, EXIT.refused);

@@ -102,3 +102,11 @@ t.test('a kernel configuration without CONFIG_RD_ZSTD: compression-unsupported f
 t.test('fault images are cached next to their base, each in its own directory', async (t) => {
   t.ok(readdirSync(base + '.faults').length >= 5);
 });
+
+t.test('a monolithic kernel (no CONFIG_MODULES) needs no lib/modules in the image', async (t) => {
+  const mono = rootWithout('CONFIG_MODULES');
+  t.teardown(mono.cleanup);
+  const image = await faultImage('other-kver', base, () => undefined);
+  const { errors } = await codes(image, mono.root, KVER);
+  t.notOk(errors.includes('kernel-modules-missing'), errors.join(', '));
+});

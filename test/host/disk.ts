@@ -194,10 +194,10 @@ export function makeVolumeGroup(image: string, part: { offset: number; size: num
 }
 
 /** RHEL's default layout: GPT, /boot ext4 (LABEL=boot), then a PV with VG rhel holding an XFS root and swap. */
-export function rhelOnLvm(): { d: Disk; lvs: Array<{ offset: number; size: number }> } {
+export function rhelOnLvm(rootUuid?: string): { d: Disk; lvs: Array<{ offset: number; size: number }> } {
   const d = buildDisk('gpt', [{ sizeMiB: 24, fs: 'ext4', label: 'boot', fill: (m) => writeFileSync(join(m, 'vmlinuz-5.14'), 'k') }, { sizeMiB: 340, name: 'lvm' }]);
   const lvs = makeVolumeGroup(d.image, d.parts[1], 'rhel', [
-    { name: 'root', sizeMiB: 300, fs: 'xfs', fill: (m) => writeRoot(m, { name: 'Red Hat Enterprise Linux', fstab: ['/dev/mapper/rhel-root / xfs defaults 0 0', 'LABEL=boot /boot ext4 defaults 1 2', '/dev/mapper/rhel-swap none swap defaults 0 0'] }) },
+    { name: 'root', sizeMiB: 300, fs: 'xfs', uuid: rootUuid, fill: (m) => writeRoot(m, { name: 'Red Hat Enterprise Linux', fstab: ['/dev/mapper/rhel-root / xfs defaults 0 0', 'LABEL=boot /boot ext4 defaults 1 2', '/dev/mapper/rhel-swap none swap defaults 0 0'] }) },
     { name: 'swap', sizeMiB: 16, fs: 'swap' },
   ]);
   return { d, lvs };

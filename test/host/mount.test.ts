@@ -155,6 +155,16 @@ t.test('a data disk with no Linux root: one line, exit 3, nothing held', async (
   t.equal(rdrescue(['mount', '--list']).stdout.includes(d.image), false);
 });
 
+t.test('a file that is no disk image at all: one line, exit 3', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'rdrescue-notdisk-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'notes.txt');
+  writeFileSync(file, 'not a disk\n');
+  const r = rdrescue(['mount', file, '--at', join(dir, 'root')]);
+  t.equal(r.status, 3);
+  t.equal(r.stderr, `rdrescue: no Linux root (a filesystem or btrfs subvolume with etc/os-release and etc/fstab) on ${file}; found ${file}: unknown\n`);
+});
+
 t.test('two roots on one disk (a dual boot): listed with exit 2, then one is picked with --volume', async (t) => {
   const d = disk(t, 'gpt', [
     { sizeMiB: 24, fs: 'ext4', label: 'fedora', fill: (m) => writeRoot(m, { name: 'Fedora Linux', fstab: ['LABEL=fedora / ext4 defaults 0 1'] }) },

@@ -50,14 +50,3 @@ t.test('not a kernel: one clear error', async (t) => {
   const bytes = readFileSync(kernel).subarray(0, 1 << 20);
   t.throws(() => parseBzImageHeader(bytes, 'cut'), { message: /cut: offset \d+: truncated kernel image: the compressed kernel .* ends past the end of the file/ });
 });
-
-t.test('the embedded .config (CONFIG_IKCONFIG) as kernel/configs.c lays it out', async (t) => {
-  const { embeddedConfig } = await import('../../src/kernel/vmlinux.js');
-  const v = await bzImageVmlinux(kernel);
-  t.equal(embeddedConfig(v), undefined, 'Debian builds without CONFIG_IKCONFIG');
-  // The installed kernel's own config, gzipped between the markers, inside its own vmlinux bytes.
-  const config = readFileSync(`/boot/config-${kver}`);
-  const gz = execFileSync('gzip', ['-9', '-n', '-c'], { input: config });
-  const withConfig = Buffer.concat([v.subarray(0, 1 << 20), Buffer.from('IKCFG_ST'), gz, Buffer.from('IKCFG_ED'), v.subarray(1 << 20, 2 << 20)]);
-  t.equal(embeddedConfig(withConfig), config.toString('utf8'));
-});

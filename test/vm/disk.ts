@@ -1,5 +1,6 @@
 import { chmodSync, copyFileSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { mkroot } from '../../src/elf/mkroot.js';
 import { cached } from './cache.js';
 import { run } from './run.js';
 
@@ -101,6 +102,27 @@ export async function baseDisk(key: string): Promise<{ path: string; built: bool
       run('rm', ['-rf', tree]);
     }
   });
+}
+
+/**
+ * The same server with rdrescue installed the way the packages install it
+ * (/usr/bin/rdrescue) and the host's glibc, libstdc++ and libgcc_s where a
+ * merged-/usr Debian root keeps them: what the thin launcher starts.
+ */
+export function buildRootTreeWithRdrescue(root: string, sea: string): void {
+  mkroot(root, [`${sea}:/usr/bin/rdrescue`]);
+  buildRootTree(root);
+}
+
+/** Made per run, not cached: the executable on it is this run's build. */
+export function diskWithRdrescue(out: string, sea: string): void {
+  const tree = `${out}.tree`;
+  try {
+    buildRootTreeWithRdrescue(tree, sea);
+    run('mkfs.ext4', ['-q', '-F', '-L', 'root', '-d', tree, out, '300M']);
+  } finally {
+    run('rm', ['-rf', tree]);
+  }
 }
 
 export function copyDisk(base: string, out: string): void {

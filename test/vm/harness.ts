@@ -49,8 +49,8 @@ export function debugfs(disk: string, request: string): { out: string; err: stri
 }
 
 /** The next normal boot's init: it must get past the mount that used to fail, and see this shadow. */
-export async function normalBoot(name: string, env: Pick<VmEnv, 'accel' | 'vmlinux'>, initrd: string, disk: string, append: string, log: string): Promise<{ mountRc: number; shadowSha: string; console: string }> {
-  const vm = new Vm({ name, accel: env.accel, vmlinux: env.vmlinux, initrd, disk, append, log });
+export async function normalBoot(name: string, env: Pick<VmEnv, 'accel' | 'vmlinux'>, initrd: string, disk: string, append: string, log: string, memory?: string): Promise<{ mountRc: number; shadowSha: string; console: string }> {
+  const vm = new Vm({ name, accel: env.accel, vmlinux: env.vmlinux, initrd, disk, append, log, memory });
   try {
     await vm.boot();
     await vm.expect(/@@INIT-REACHED@@/, 240_000, 'the real /sbin/init');

@@ -11,6 +11,8 @@ export interface BuildOptions {
   hookExe?: string;
   /** The systemd flavour (Fedora, RHEL): systemd runs the initrd, and its emergency shell is behind sulogin. */
   systemd?: boolean;
+  /** RDRESCUE_MODE=full in the generator's own configuration (dracut.conf.d, initramfs-tools conf.d); the hooks default to thin. */
+  full?: boolean;
   /** More dracut modules, kernel drivers, programs and files ([host path, path in the image]). */
   modules?: string[];
   drivers?: string[];
@@ -44,7 +46,10 @@ export function buildDracut(kver: string, out: string, opts: BuildOptions = {}):
     mkdirSync(join(base, 'modules.d'));
     for (const m of readdirSync('/usr/lib/dracut/modules.d')) symlinkSync(join('/usr/lib/dracut/modules.d', m), join(base, 'modules.d', m));
     symlinkSync(join(HOOKS_DIR, 'dracut', '95rdrescue'), join(base, 'modules.d', '95rdrescue'));
-    run('dracut', [...args, out], { env: { ...process.env, dracutbasedir: base, RDRESCUE_EXE: opts.hookExe } });
+    // Where a user would put it: a file in dracut.conf.d (a private one here: --confdir).
+    mkdirSync(join(base, 'conf.d'));
+    if (opts.full) writeFileSync(join(base, 'conf.d', 'rdrescue.conf'), 'RDRESCUE_MODE=full\n');
+    run('dracut', [...args, '--confdir', join(base, 'conf.d'), out], { env: { ...process.env, dracutbasedir: base, RDRESCUE_EXE: opts.hookExe } });
   } finally {
     rmSync(base, { recursive: true, force: true });
   }
@@ -69,6 +74,7 @@ export function buildInitramfsTools(kver: string, out: string, opts: BuildOption
       cpSync(join(HOOKS_DIR, 'initramfs-tools', 'hooks', 'rdrescue'), join(conf, 'hooks', 'rdrescue'));
       mkdirSync(join(conf, 'scripts', 'init-bottom'), { recursive: true });
       cpSync(join(HOOKS_DIR, 'initramfs-tools', 'scripts', 'init-bottom', 'rdrescue-runbook'), join(conf, 'scripts', 'init-bottom', 'rdrescue-runbook'));
+      if (opts.full) writeFileSync(join(conf, 'conf.d', 'rdrescue'), 'RDRESCUE_MODE=full\n');
     }
     const env = { ...process.env, ...(opts.hookExe ? { RDRESCUE_EXE: opts.hookExe } : {}) };
     run('mkinitramfs', ['-d', conf, '-o', out, kver], { env });

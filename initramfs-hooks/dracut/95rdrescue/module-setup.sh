@@ -1,8 +1,12 @@
 #!/bin/bash
-# dracut module: puts rdrescue into the image so that `rdrescue` runs in the
-# rd.break shell. rdrescue brings its own loader and libraries in a private
-# tree (/usr/lib/rdrescue) plus the launcher /usr/bin/rdrescue; the image's
-# libraries are never replaced.
+# dracut module: makes `rdrescue` runnable in the rd.break shell.
+#
+# By default only a launcher of a few KiB goes in (/usr/bin/rdrescue): at the
+# prompt it starts the rdrescue installed on the mounted root (/sysroot) with
+# that root's own loader and libraries. RDRESCUE_MODE=full (in a file in
+# /etc/dracut.conf.d/, or the environment) puts in the whole executable with
+# its own loader and libraries instead (about 110 MiB), for a root that may
+# be unreadable or has no rdrescue.
 #
 # The executable is $RDRESCUE_EXE, else `rdrescue` in PATH; it must be the
 # single executable (dist/rdrescue), not the npm package's Node script.
@@ -33,9 +37,15 @@ depends() {
 install() {
     local exe
     exe="$(rdrescue_exe)" || return 1
-    # rdrescue itself works out the library closure from the ELF headers, so
-    # the private tree is exactly what `rdrescue inject` appends to an image.
-    "$exe" inject --stage "$initdir" --exe "$exe" || {
+    # The same files `rdrescue inject [--thin]` appends to an image; rdrescue
+    # reads the loader, glibc version and (full) library closure from the ELF headers.
+    local mode=--thin
+    case "${RDRESCUE_MODE:-thin}" in
+        thin) ;;
+        full) mode= ;;
+        *) dwarn "rdrescue: RDRESCUE_MODE=$RDRESCUE_MODE is neither thin nor full; using thin" ;;
+    esac
+    "$exe" inject --stage "$initdir" --exe "$exe" $mode || {
         dfatal "rdrescue: could not install into $initdir"
         return 1
     }

@@ -9,11 +9,11 @@ import { fixCommand } from '../fix.js';
 export const imageUnreadable: Rule = (ctx) => {
   const u = ctx.facts.unreadable;
   if (!u) return [];
-  const at = u.offset !== undefined ? ` at offset ${u.offset}` : '';
+  const at = `${u.segment !== undefined ? `, segment ${u.segment}` : ''}${u.offset !== undefined ? ` at offset ${u.offset}` : ''}`;
   return [
     error(
       'image-unreadable',
-      `${ctx.image}${at} cannot be read: ${u.message}; the kernel stops unpacking there and boots without the rest. ` +
+      `${ctx.image}${at}: ${u.message}; the kernel stops unpacking there and boots without the rest. ` +
         `Check the free space on /boot (df -h /boot), then rebuild: ${fixCommand(ctx.generator, ctx.kernel.version, ctx.image)}`,
     ),
   ];

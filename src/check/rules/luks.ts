@@ -7,8 +7,8 @@ import { moduleAvailable } from '../storage-support.js';
 export const luksMissing: Rule = (ctx) => {
   if (!ctx.needs.luks) return [];
   const missing: string[] = [];
-  if (!imageProgram(ctx.facts, 'cryptsetup') && !imageProgram(ctx.facts, 'systemd-cryptsetup')) missing.push('cryptsetup (nor systemd-cryptsetup)');
-  if (!moduleAvailable(ctx, 'dm_crypt', 'CONFIG_DM_CRYPT')) missing.push('the dm_crypt module');
+  if (!imageProgram(ctx.facts, 'cryptsetup') && !imageProgram(ctx.facts, 'systemd-cryptsetup')) missing.push('cryptsetup or systemd-cryptsetup program');
+  if (!moduleAvailable(ctx, 'dm_crypt', 'CONFIG_DM_CRYPT')) missing.push('dm_crypt module');
   if (!missing.length) return [];
   return [
     error(

@@ -7,8 +7,8 @@ import { moduleAvailable } from '../storage-support.js';
 export const lvmMissing: Rule = (ctx) => {
   if (!ctx.needs.lvm) return [];
   const missing: string[] = [];
-  if (!imageProgram(ctx.facts, 'lvm')) missing.push('the lvm program');
-  if (!moduleAvailable(ctx, 'dm_mod', 'CONFIG_BLK_DEV_DM')) missing.push('the dm_mod module');
+  if (!imageProgram(ctx.facts, 'lvm')) missing.push('lvm program');
+  if (!moduleAvailable(ctx, 'dm_mod', 'CONFIG_BLK_DEV_DM')) missing.push('dm_mod module');
   if (!missing.length) return [];
   return [
     error(

@@ -1,4 +1,4 @@
-import { imageKernelVersions, imageModules, isBuiltin, moduleName } from '../kernel.js';
+import { imageKernelVersions, imageModules, isBuiltin, isModular, moduleName } from '../kernel.js';
 import { error, type CheckContext, type Rule } from '../findings.js';
 import { fixCommand } from '../fix.js';
 
@@ -19,8 +19,9 @@ function depPath(ctx: CheckContext, name: string): string | undefined {
 export const rootFsDriverMissing: Rule = (ctx) => {
   const fs = ctx.needs.fsType;
   const v = ctx.kernel.version;
-  // Without the kernel's modules in the image kernel-modules-missing has said it all.
-  if (!fs || !v || ['auto', 'none', 'tmpfs', 'nfs', 'nfs4', 'overlay', 'virtiofs', '9p'].includes(fs) || !imageKernelVersions(ctx.facts).includes(v)) return [];
+  if (!fs || !v || ['auto', 'none', 'tmpfs', 'nfs', 'nfs4', 'overlay', 'virtiofs', '9p'].includes(fs)) return [];
+  // A modular kernel without its modules in the image: kernel-modules-missing has said it all.
+  if (isModular(ctx.kernel) !== false && !imageKernelVersions(ctx.facts).includes(v)) return [];
   let name = fs.replace(/-/g, '_');
   if (!depPath(ctx, name) && !isBuiltin(ctx.kernel, name) && ALIAS[name]) name = ALIAS[name];
   if (isBuiltin(ctx.kernel, name) || ctx.kernel.config?.get(`CONFIG_${name.toUpperCase()}_FS`) === 'y') return [];

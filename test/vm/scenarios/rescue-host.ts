@@ -19,15 +19,18 @@ import { Vm } from '../vm.js';
 const PASSWORD = 'from-the-rescue-vm';
 const PROMPT = /switch_root:\/# /;
 
-/** The rescue VM's own disk: a whole-disk PV, VG rhel, LV root holding an ext4 root like the other scenarios'. */
-function rescueVmDisk(env: VmEnv): string {
+/** Both VMs come from one image: the rescue VM's XFS root has the broken one's UUID. */
+const XFS_UUID = '3e2d1c0b-9a8f-4e7d-8c6b-5a4f3e2d1c0b';
+
+/** The rescue VM's own disk, as RHEL lays it out: a whole-disk PV, VG rhel, an XFS root on LV root. */
+function rescueVmDisk(env: VmEnv): { disk: string; root: { offset: number; size: number } } {
   const disk = join(env.work, 'rescue-vm-disk.img');
   run('truncate', ['-s', '310M', disk]);
   const tree = join(env.work, 'rescue-vm-tree');
   buildRootTree(tree);
-  makeVolumeGroup(disk, { offset: 0, size: 310 * 1024 * 1024 }, 'rhel', [{ name: 'root', sizeMiB: 300 }]).forEach((root) => withRange(disk, root, (loop) => run('mkfs.ext4', ['-q', '-F', '-L', 'root', '-d', tree, loop])));
+  const [root] = makeVolumeGroup(disk, { offset: 0, size: 310 * 1024 * 1024 }, 'rhel', [{ name: 'root', sizeMiB: 300, fs: 'xfs', uuid: XFS_UUID, fill: (m) => run('cp', ['-a', `${tree}/.`, m]) }]);
   rmSync(tree, { recursive: true, force: true });
-  return disk;
+  return { disk, root };
 }
 
 const LUKS_PASSPHRASE = 'correct horse battery';
@@ -95,12 +98,12 @@ async function rescueHost(env: VmEnv): Promise<void> {
   const initrd = join(env.work, 'rescue-vm-rdrescue.img');
   run(env.sea, ['inject', image.path, '-o', initrd, '--compress', 'none']);
   const own = rescueVmDisk(env);
-  const { d: broken, lvs } = rhelOnLvm();
+  const { d: broken, lvs } = rhelOnLvm(XFS_UUID);
   const crypt = luksDisk(env);
   timings.push(['rescue host: images and disks', seconds(t)]);
 
   t = Date.now();
-  const vm = new Vm({ name: 'rescue host', accel: env.accel, vmlinux: env.vmlinux, initrd, disk: own, extraDisks: [{ path: broken.image, writable: true }, { path: crypt.d.image, writable: true }], append: 'root=/dev/mapper/rhel-root rd.lvm.vg=rhel rd.luks=0 ro console=ttyS0 rd.break', log: join(env.work, 'rescue-host.log') });
+  const vm = new Vm({ name: 'rescue host', accel: env.accel, vmlinux: env.vmlinux, initrd, disk: own.disk, extraDisks: [{ path: broken.image, writable: true }, { path: crypt.d.image, writable: true }], append: 'root=/dev/mapper/rhel-root rootfstype=xfs rd.lvm.vg=rhel rd.luks=0 ro console=ttyS0 rd.break', log: join(env.work, 'rescue-host.log') });
   try {
     await vm.boot();
     await vm.expect(PROMPT, 300_000, 'the rescue VM shell');
@@ -111,6 +114,7 @@ async function rescueHost(env: VmEnv): Promise<void> {
     const m = await vm.sh('rdrescue mount /dev/vdb --at /run/broken', 300_000);
     timings.push(['rescue host: rdrescue mount', seconds(t)]);
     check('rescue host: rdrescue mount finds the RHEL root on the LV of the attached disk, with its /boot', m.rc === 0 && /mounted Red Hat Enterprise Linux 9 from \/dev\/vdb on \/run\/broken/.test(m.output) && /\/boot +\/dev\/loop\d+ +ext4/.test(m.output), m.output);
+    check("rescue host: the broken root, an XFS twin of the rescue VM's own root, is mounted with nouuid", /\/ +\/dev\/loop\d+ +xfs +ro,nouuid/.test(m.output), m.output);
     const p = await vm.sh('rdrescue passwd root --root /run/broken --password-stdin', 300_000, `${PASSWORD}\n\x04`);
     check('rescue host: rdrescue passwd on the mounted root makes it writable and says so', p.rc === 0 && /made \/dev\/vdb writable/.test(p.output), p.output);
     const u = await vm.sh('rdrescue umount /run/broken', 120_000);
@@ -128,7 +132,10 @@ async function rescueHost(env: VmEnv): Promise<void> {
     check('rescue host: umount closes the LUKS mapping and detaches everything', cu.rc === 0, cu.output);
     const left = await vm.sh('losetup -a; ls /dev/mapper; grep /run/broken /proc/mounts', 30_000);
     check('rescue host: no loop device or mount left; device-mapper has only the rescue VM\'s own rhel-root', !/loop\d|rdrescue-luks/.test(left.output) && !/run\/broken/.test(left.output.split('\n').slice(1).join('\n')) && /rhel-root/.test(left.output), left.output);
-    vm.send('sync; echo o > /proc/sysrq-trigger\n');
+    // and the classic rd.break rescue of the rescue VM itself: RHEL's default, an XFS root on LVM
+    const own2 = await vm.sh('rdrescue passwd root --password-stdin', 300_000, `${PASSWORD}\n\x04`);
+    check('rd.break on an XFS root on LVM: rdrescue passwd root at the prompt', own2.rc === 0 && /remount \/sysroot/.test(own2.output), own2.output);
+    vm.send('sync; echo u > /proc/sysrq-trigger; sleep 1; echo o > /proc/sysrq-trigger\n');
     await vm.exit(60_000);
   } finally {
     await vm.kill();
@@ -140,6 +147,9 @@ async function rescueHost(env: VmEnv): Promise<void> {
   const vg = withRange(broken.image, broken.parts[1], (loop) => execFileSync('lvm', ['pvs', '--devices', loop, '--noheadings', '-o', 'vg_name', loop], { encoding: 'utf8', env: { ...process.env, LVM_SUPPRESS_FD_WARNINGS: '1' }, stdio: ['ignore', 'pipe', 'ignore'] }).trim());
   check('rescue host: the broken disk\'s VG is still called rhel', vg === 'rhel', vg);
   broken.cleanup();
+  const ownShadow = withMounted(own.disk, own.root, (mnt) => execFileSync('cat', [join(mnt, 'etc/shadow')], { encoding: 'utf8' }), ['ro']);
+  const ownHash = ownShadow.split('\n').find((l) => l.startsWith('root:'))?.split(':')[1] ?? '';
+  check('rd.break on an XFS root on LVM: the new password is on the rescue VM\'s own XFS root, seen from outside', cryptVerifies(PASSWORD, ownHash), ownHash);
   const plain = crypt.decrypted(join(env.work, 'luks-root-decrypted.ext4'));
   const cshadow = execFileSync('debugfs', ['-R', 'cat /etc/shadow', plain], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
   const chash = cshadow.split('\n').find((l) => l.startsWith('root:'))?.split(':')[1] ?? '';
