@@ -17,7 +17,7 @@ export function register(program: Command): void {
   const cmd = addRescueOptions(
     program
       .command('passwd')
-      .description("set a user's password in the target's /etc/shadow: remounts rw if needed, locks like shadow-utils, writes atomically with a shadow- backup, touches /.autorelabel when SELinux is on. Asks on the terminal (no echo) unless --password-stdin or --hash")
+      .description("set a user's password in the target's /etc/shadow: remounts rw if needed, locks like shadow-utils, writes atomically with a shadow- backup, keeps the file's owner, mode, SELinux label and ACL (asks for a relabel only when a label cannot be kept). Asks on the terminal (no echo) unless --password-stdin or --hash")
       .argument('<user>', 'the account (e.g. root)')
       .option('--password-stdin', 'read the password from stdin (one trailing newline is dropped)')
       .option('--hash <crypt>', 'use this crypt string as given (make one with: rdrescue hash)')
