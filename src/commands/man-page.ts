@@ -157,6 +157,8 @@ chroot and sandbox exit with the status of the command they ran; sandbox gives 1
 const ENVIRONMENT = `
   RDRESCUE_DEBUG: when set, an error prints its stack trace after the one-line message.
   SOURCE_DATE_EPOCH: repack, add and inject store no modification time later than this.
+  RDRESCUE_ROOT: the target root when --root is not given (the thin launcher sets it to the root it found).
+  RDRESCUE_PROGRESS_AFTER_MS: how long a run on a terminal goes before its progress line shows (default 1000; 0 shows it at once).
 `;
 
 const FILES = `
@@ -165,6 +167,7 @@ const FILES = `
   TARGET/var/lib/rdrescue/undo/: the copies that rdrescue status --undo restores.
   TARGET/etc/.pwd.lock, TARGET/etc/shadow.lock: the shadow-utils locks passwd and unlock take.
   /usr/lib/rdrescue/, /usr/bin/rdrescue: where inject and the initramfs hooks put rdrescue inside an image.
+  /run/rdrescue/: the record of what rdrescue mount attached and mounted, which rdrescue umount undoes.
 `;
 
 const SEE_ALSO = `

@@ -19,8 +19,12 @@ export interface Tracked {
 
 /** How often the line is redrawn. */
 const TICK_MS = 200;
-/** A run shorter than this shows nothing: it is over before anyone could read the line. */
-const SHOW_AFTER_MS = 1000;
+/**
+ * A run shorter than this shows nothing: it is over before anyone could read
+ * the line. RDRESCUE_PROGRESS_AFTER_MS changes it (0: at once), for a slow
+ * terminal session or a test that must not depend on this machine's speed.
+ */
+const SHOW_AFTER_MS = Number(process.env.RDRESCUE_PROGRESS_AFTER_MS ?? 1000) || 0;
 
 let display: Display | undefined;
 
