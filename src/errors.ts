@@ -1,3 +1,4 @@
+import { openSync } from 'node:fs';
 import { getSystemErrorMap } from 'node:util';
 
 /**
@@ -78,4 +79,13 @@ export function openFailure(err: unknown, file: string): RdError {
   const e = err as NodeJS.ErrnoException;
   const why = e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : e.code === 'EISDIR' ? 'is a directory, not an image' : e.message;
   return new RdError(why, { file }, EXIT.badInput);
+}
+
+/** Opens an image or kernel for reading; a failure is openFailure's one line. */
+export function openForReading(file: string): number {
+  try {
+    return openSync(file, 'r');
+  } catch (e) {
+    throw openFailure(e, file);
+  }
 }

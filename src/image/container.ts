@@ -6,12 +6,12 @@
  * gives its built-in initramfs, found in the decompressed kernel. The read
  * commands ask only this layer and walk the parts as one image.
  */
-import { closeSync, openSync, readSync, fstatSync } from 'node:fs';
+import { closeSync, readSync, fstatSync } from 'node:fs';
 import { basename } from 'node:path';
 import { decodeBuffer } from '../compression/buffer-input.js';
 import { detectMagic } from '../compression/detect.js';
 import type { DecodeOptions } from '../compression/types.js';
-import { FormatError, openFailure, RdError, EXIT } from '../errors.js';
+import { FormatError, openForReading, RdError, EXIT } from '../errors.js';
 import { decompressVmlinux, isBzImage, parseBzImageHeader, readKernelFile, type BzImageHeader } from '../kernel/bzimage.js';
 import { locateBuiltinInitramfs } from '../kernel/vmlinux.js';
 import { readPe, startsWithMz, type PeSection } from './pe.js';
@@ -65,12 +65,7 @@ const ADDON_SECTIONS = ['.cmdline', '.dtb', '.dtbauto', '.ucode', '.initrd', '.u
 export async function openContainer(path: string, opts: ContainerOptions = {}): Promise<Container> {
   let head: Buffer;
   let size: number;
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (e) {
-    throw openFailure(e, path);
-  }
+  const fd = openForReading(path);
   try {
     const st = fstatSync(fd);
     if (st.isDirectory()) throw new RdError('is a directory, not an image', { file: path }, EXIT.badInput);

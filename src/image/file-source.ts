@@ -1,7 +1,7 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, readSync } from 'node:fs';
 import { chunks } from '../compression/buffers.js';
 import type { MemberInput } from '../compression/types.js';
-import { openFailure, RdError, EXIT } from '../errors.js';
+import { openForReading, RdError, EXIT } from '../errors.js';
 import { track } from './progress.js';
 
 /** The first read after a seek: a cpio header and name, and often the small files after it. */
@@ -48,12 +48,7 @@ export class FileSource implements MemberInput {
 
   /** The whole file, or `range` of it: offsets stay file offsets. */
   static async open(path: string, range?: { offset: number; length: number }): Promise<FileSource> {
-    let fd: number;
-    try {
-      fd = openSync(path, 'r');
-    } catch (e) {
-      throw openFailure(e, path);
-    }
+    const fd = openForReading(path);
     const st = fstatSync(fd);
     if (st.isDirectory()) {
       closeSync(fd);

@@ -6,8 +6,8 @@
  * offset and size is checked against the file, so a truncated or forged
  * file gives one line naming the part that is wrong.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { FormatError, openFailure } from '../errors.js';
+import { closeSync, fstatSync, readSync } from 'node:fs';
+import { FormatError, openForReading } from '../errors.js';
 
 export interface PeSection {
   index: number;
@@ -45,12 +45,7 @@ export function startsWithMz(head: Uint8Array): boolean {
 }
 
 export function readPe(path: string): PeFile {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (e) {
-    throw openFailure(e, path);
-  }
+  const fd = openForReading(path);
   try {
     const size = fstatSync(fd).size;
     const at = (offset: number, length: number, what: string): Buffer => {
