@@ -1,5 +1,8 @@
-/** One archive member, as stored. Field names follow the newc header. */
-export type EntryType = 'file' | 'dir' | 'symlink' | 'char' | 'block' | 'fifo' | 'socket';
+/**
+ * The seven types the kernel creates, and `unknown` for type bits that are
+ * none of them: such an entry is listed (cpio -tv shows `?`) and never created.
+ */
+export type EntryType = 'file' | 'dir' | 'symlink' | 'char' | 'block' | 'fifo' | 'socket' | 'unknown';
 
 export interface Entry {
   /** The name exactly as stored (no leading slash added or removed). */
@@ -38,10 +41,10 @@ const TYPE_BITS: ReadonlyArray<readonly [number, EntryType]> = [
   [0o010000, 'fifo'],
 ];
 
-export function typeOfMode(mode: number): EntryType | undefined {
+export function typeOfMode(mode: number): EntryType {
   const fmt = mode & S_IFMT;
   for (const [bits, t] of TYPE_BITS) if (bits === fmt) return t;
-  return undefined;
+  return 'unknown';
 }
 
 export function modeBitsOfType(t: EntryType): number {
@@ -52,7 +55,7 @@ export function modeBitsOfType(t: EntryType): number {
 /** `ls -l` style mode string, e.g. `-rwsr-xr-x`. */
 export function modeString(mode: number): string {
   const t = typeOfMode(mode);
-  const c = { file: '-', dir: 'd', symlink: 'l', char: 'c', block: 'b', fifo: 'p', socket: 's' }[t ?? 'file'];
+  const c = { file: '-', dir: 'd', symlink: 'l', char: 'c', block: 'b', fifo: 'p', socket: 's', unknown: '?' }[t];
   const rwx = (v: number, special: boolean, sChar: string) =>
     (v & 4 ? 'r' : '-') + (v & 2 ? 'w' : '-') + (special ? (v & 1 ? sChar : sChar.toUpperCase()) : v & 1 ? 'x' : '-');
   return (

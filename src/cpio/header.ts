@@ -80,12 +80,10 @@ export function parseHeader(buf: Uint8Array, pos: number, offset: number): RawHe
 }
 
 /** Builds the Entry for a header and its name; symlink targets are filled in by the reader. */
-export function toEntry(h: RawHeader, name: string, offset: number): Entry {
-  const type = typeOfMode(h.mode);
-  if (!type) throw new FormatError(`unknown file type in mode ${h.mode.toString(8)}`, { offset, entry: name });
+export function toEntry(h: RawHeader, name: string): Entry {
   return {
     name,
-    type,
+    type: typeOfMode(h.mode),
     mode: h.mode,
     uid: h.uid,
     gid: h.gid,

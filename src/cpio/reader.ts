@@ -1,6 +1,6 @@
 import { FormatError } from '../errors.js';
 import type { ByteStream } from './byte-stream.js';
-import type { Entry } from './entry.js';
+import { typeOfMode, type Entry } from './entry.js';
 import { rawUnlessUtf8 } from './name-bytes.js';
 import { dataSum, HEADER_SIZE, pad4, parseHeader, PATH_MAX, toEntry, TRAILER, type CpioFormat } from './header.js';
 
@@ -41,6 +41,8 @@ export type Locate = (streamOffset: number) => { offset?: number; suffix: string
 export interface ArchiveOptions {
   /** Read and check the data of every crc file, also where the caller skips it (a listing). */
   verify?: boolean;
+  /** An entry of unknown type is an error instead of a skipped entry. */
+  strict?: boolean;
 }
 
 /**
@@ -105,19 +107,27 @@ export async function* readArchive(s: ByteStream, locate: Locate, damage: Damage
     if (nul < 0 && h.namesize > 0) damage(problem('name not terminated by a NUL (the kernel calls this a malformed archive)', at, name));
     s.advance(Math.min(headLen, s.buffered));
     let skip: string | undefined;
+    const type = typeOfMode(h.mode);
     if (h.namesize === 0) skip = 'empty name field';
     else if (h.namesize > PATH_MAX) skip = `name of ${h.namesize - 1} bytes is longer than PATH_MAX`;
-    else if ((h.mode & 0o170000) === 0o120000) {
+    else if (type === 'symlink') {
       if (h.filesize > PATH_MAX) skip = `symlink target of ${h.filesize} bytes is longer than PATH_MAX`;
-    } else if ((h.mode & 0o170000) === 0o100000 || h.filesize === 0) {
+    } else if (type === 'file' || h.filesize === 0) {
+      // The real trailer has mode 0, an unknown type: the name decides first.
       if (name === TRAILER) {
         // The kernel skips whatever body the trailer claims before looking for the next archive.
         const left = h.filesize + pad4(h.filesize);
         if ((await s.skip(left)) < left) fail('truncated data after TRAILER!!!', s.offset);
         return { format, entries: count };
       }
-    } else skip = `a non-file entry carrying ${h.filesize} bytes of data`;
-    const entry = toEntry(h, name, at);
+    } else if (type !== 'unknown') skip = `a non-file entry carrying ${h.filesize} bytes of data`;
+    if (type === 'unknown' && !skip) {
+      // do_name() creates nothing for it; cpio warns "unknown file type" and goes on. Most likely a damaged mode field.
+      const what = `unknown file type in mode ${h.mode.toString(8).padStart(6, '0')}`;
+      if (opts.strict) fail(what, at, name);
+      skip = h.filesize ? `${what}, with ${h.filesize} bytes of data` : what;
+    }
+    const entry = toEntry(h, name);
     count++;
     if (entry.type === 'symlink' && !skip) {
       const need = entry.size + pad4(entry.size);

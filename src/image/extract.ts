@@ -167,6 +167,19 @@ export class TreeWriter {
     }
   }
 
+  /**
+   * An entry the kernel creates nothing for. One of unknown type without data
+   * still reaches do_name(), whose clean_path() removes what is at its name
+   * (no existing type matches an unknown one), so that is removed here too.
+   */
+  drop(e: Entry, why: string, rawName?: Buffer): void {
+    if (e.type === 'unknown' && e.size === 0) {
+      const rel = normalizeName(bytePath(e.name, rawName));
+      if (rel !== '' && this.tree.remove(rel)) why += `; ${show(rel)} was there and is removed, as the kernel's clean_path() removes it`;
+    }
+    this.skip(e, why);
+  }
+
   skip(e: Entry, why: string): void {
     this.warn(`skipped ${e.type} ${JSON.stringify(e.name)}: ${why}`);
     this.skipped++;
@@ -273,12 +286,9 @@ export async function extractImage(image: string, dest: string, opts: ExtractOpt
       }
       if (!match(ev.entry.name)) continue;
       report.entries++;
-      if (ev.skip) {
-        writer!.skip(ev.entry, `${ev.skip} (the kernel skips it too)`);
-        continue;
-      }
       try {
-        await writer!.write(ev.entry, ev.body, ev.rawName);
+        if (ev.skip) writer!.drop(ev.entry, `${ev.skip} (the kernel skips it too)`, ev.rawName);
+        else await writer!.write(ev.entry, ev.body, ev.rawName);
       } catch (e) {
         const where = { file: image, segment: ev.segment.index, entry: ev.entry.name };
         const cause = systemCause(e);

@@ -114,6 +114,21 @@ export class SafeTree {
     });
   }
 
+  /**
+   * Removes what stands at `rel`, as clear() does, but creates nothing on the
+   * way: when a parent is missing or is not a real directory, there is
+   * nothing to remove. Returns whether something was removed.
+   */
+  remove(rel: BytePath): boolean {
+    for (let slash = rel.indexOf('/'); slash >= 0; slash = rel.indexOf('/', slash + 1)) {
+      const dir = rel.slice(0, slash);
+      if (this.knownDirs.has(dir)) continue;
+      if (!this.at(dir, (p) => lstatSync(p(dir), { throwIfNoEntry: false }))?.isDirectory()) return false;
+      this.knownDirs.add(dir);
+    }
+    return this.at(rel, (p) => lstatSync(p(rel), { throwIfNoEntry: false })) !== undefined && this.clear(rel);
+  }
+
   /** Prepares `rel` as a directory: keeps a real one, replaces anything else. Returns true if it was created. */
   makeDir(rel: BytePath, name: string): boolean {
     if (rel === '') return false;

@@ -149,6 +149,43 @@ t.test('a non-file entry carrying data is skipped whole, name unread, and the ar
   t.ok(existsSync(join(dest, 'c')));
 });
 
+t.test('an entry of unknown file type is listed as cpio lists it and never created; without data it still removes what has its name (do_header, do_name: clean_path)', async (t) => {
+  const e = { uid: 0, gid: 0, nlink: 1, mtime: T, devMajor: 0, devMinor: 0, rdevMajor: 0, rdevMinor: 0, check: 0 };
+  const entry = (name: string, mode: number, data: string, ino: number) => {
+    const body = Buffer.from(data);
+    return Buffer.concat([formatHeader({ ...e, ino, name, mode, size: body.length }), body, Buffer.alloc((4 - (body.length & 3)) & 3)]);
+  };
+  const bytes = Buffer.concat([
+    entry('a', 0o100644, 'first a\n', 1),
+    // type bits 17: no such type; with data the kernel skips the whole entry unread
+    entry('weird', 0o170644, 'body of weird\n', 2),
+    // type bits 0 without data: do_name() runs, clean_path() removes "a" (no type matches), nothing is made
+    entry('zero', 0o000644, '', 3),
+    entry('a', 0o000644, '', 4),
+    entry('after', 0o100644, 'after\n', 5),
+    entry('TRAILER!!!', 0, '', 0),
+  ]);
+  const img = image('unknown-type.cpio', bytes);
+  const ls = rdrescue(['ls', img]);
+  t.equal(ls.status, 0, ls.stderr);
+  t.equal(ls.stdout, cpioList(bytes), 'ls equals cpio -t: every entry shown');
+  t.match(ls.stderr, /the kernel skips "weird": unknown file type in mode 170644, with 14 bytes of data/);
+  const long = rdrescue(['ls', '-l', img]).stdout.split('\n');
+  const theirs = execFileSync('cpio', ['-tv', '--quiet'], { input: bytes }).toString().split('\n');
+  t.same(long.map((l) => l.slice(0, 10)), theirs.map((l) => l.slice(0, 10)), 'ls -l shows the type as "?", as cpio -tv does');
+  t.equal(JSON.parse(rdrescue(['ls', '--json', img]).stdout)[1].type, 'unknown');
+  const dest = join(work, 'unknown-type');
+  const x = rdrescue(['extract', img, dest]);
+  t.equal(x.status, 0, x.stderr);
+  t.match(x.stderr, /skipped unknown "weird": unknown file type in mode 170644/);
+  t.match(x.stderr, /skipped unknown "a": unknown file type in mode 000644 .*"a" was there and is removed, as the kernel's clean_path\(\) removes it/);
+  t.same(execFileSync('ls', ['-A', dest]).toString(), 'after\n', 'only the file after them: the kernel\'s tree');
+  t.equal(readFileSync(join(dest, 'after'), 'utf8'), 'after\n');
+  const strict = rdrescue(['extract', '--strict', img, join(work, 'unknown-strict')]);
+  t.equal(strict.status, 3, '--strict stops at it');
+  t.match(strict.stderr, /^rdrescue: .*unknown-type\.cpio: segment 0: offset 120: entry "weird": unknown file type in mode 170644\n$/);
+});
+
 t.test('a directory, then a file of the same name in a later archive: the file is skipped with a warning, the rest extracted, modes final (clean_path, do_name)', async (t) => {
   writeFileSync(join(data, 'keep'), 'keep\n');
   const first = genInitCpio(`dir /etc 0751 0 0\nfile /etc/keep ${data}/keep 0600 0 0\n`, { mtime: T });
