@@ -13,6 +13,7 @@ import { missingTools, seconds } from './run.js';
 import { scenarios as promptScenarios } from './scenarios/prompt.js';
 import { scenarios as rescueHostScenarios } from './scenarios/rescue-host.js';
 import { scenarios as ukiScenarios } from './scenarios/uki.js';
+import { scenarios as kernelCpioScenarios } from './scenarios/kernel-cpio.js';
 import { buildSea } from './sea.js';
 
 const TOOLS = ['qemu-system-x86_64', 'dracut', 'mkinitramfs', 'mkfs.ext4', 'debugfs', 'e2fsck', 'mkpasswd', 'perl', 'xz', 'busybox', 'strip'];
@@ -63,7 +64,7 @@ async function main(): Promise<void> {
   const env: VmEnv = { accel, kver, key, vmlinux, baseDisk: disk.path, work, sea, images: { dracut: dracut.path, dracutSystemd: dracutSystemd.path, initramfsTools: itools.path } };
 
   // Each scenario file adds its own; list them here in the order they run.
-  const scenarios: Scenario[] = [...promptScenarios(), ...rescueHostScenarios(), ...ukiScenarios()];
+  const scenarios: Scenario[] = [...promptScenarios(), ...rescueHostScenarios(), ...ukiScenarios(), ...kernelCpioScenarios()];
   const only = process.env.RDRESCUE_VM_ONLY;
   let ok = true;
   for (const [name, fn] of scenarios) {

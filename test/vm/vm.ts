@@ -8,7 +8,8 @@ export interface BootOptions {
   accel: Accel;
   vmlinux: string;
   initrd: string;
-  disk: string;
+  /** The root disk (vda); a guest that lives in its initramfs has none. */
+  disk?: string;
   /** More virtio disks after the root (vdb, vdc, ...), e.g. one carrying a runbook; read-only unless given as { path, writable: true }. */
   extraDisks?: Array<string | { path: string; writable: true }>;
   append: string;
@@ -57,7 +58,7 @@ export class Vm {
       '-accel', o.accel, '-m', o.memory ?? '768M', '-smp', '1', '-display', 'none', '-monitor', 'none', '-no-reboot',
       '-chardev', `socket,id=con,path=${path},server=on,wait=on`, '-serial', 'chardev:con',
       '-kernel', o.vmlinux, '-initrd', o.initrd, '-append', `${o.append} ${NO_TIMER_CHECK}`,
-      '-drive', `file=${o.disk},format=raw,if=virtio`,
+      ...(o.disk ? ['-drive', `file=${o.disk},format=raw,if=virtio`] : []),
       ...(o.extraDisks ?? []).flatMap((d) => ['-drive', typeof d === 'string' ? `file=${d},format=raw,if=virtio,readonly=on` : `file=${d.path},format=raw,if=virtio`]),
     ];
     if (o.accel === 'tcg') args.splice(2, 0, '-cpu', 'max');
