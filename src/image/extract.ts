@@ -1,11 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { closeSync, constants, fchmodSync, ftruncateSync, fchownSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, renameSync, rmSync, unlinkSync, symlinkSync, writeSync, chmodSync, utimesSync, readdirSync, rmdirSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, ftruncateSync, fchownSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, renameSync, rmSync, unlinkSync, symlinkSync, writeSync, chmodSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Entry } from '../cpio/entry.js';
 import { RdError, EXIT, locate, systemCause } from '../errors.js';
 import { normalizeName, nameFilter } from './names.js';
 import { readImage, type ReadOptions } from './read.js';
-import { joinBytes } from '../cpio/name-bytes.js';
+import { moveInto, removeTree } from './move-tree.js';
 import { bytePath, CREATE_FLAGS, SafeTree, show, type BytePath, type PathOf } from './safe-tree.js';
 import type { Segment } from './segment.js';
 
@@ -261,7 +261,13 @@ export async function extractImage(image: string, dest: string, opts: ExtractOpt
     if (!staged) return;
     staged = false;
     const to = more || segs.length > 1 ? join(dest, layoutName(segs, 0)) : dest;
-    moveInto(staging, to);
+    try {
+      moveInto(staging, to);
+    } catch (e) {
+      const cause = systemCause(e);
+      if (cause) throw new RdError(`cannot move the extracted tree into ${to}: ${cause}`, { file: image }, EXIT.failure);
+      throw e;
+    }
     if (done[0]) done[0].dir = to;
   };
   try {
@@ -302,43 +308,8 @@ export async function extractImage(image: string, dest: string, opts: ExtractOpt
       close();
       place(false);
     } finally {
-      rmSync(staging, { recursive: true, force: true });
+      removeTree(staging);
     }
   }
   return report;
-}
-
-/**
- * Moves staged entries into `to`. Directories merge into existing real
- * directories; a file, link or node at the destination (a planted symlink
- * included) is replaced rather than followed; a non-empty directory is never
- * deleted to make room.
- */
-function moveInto(from: string | Buffer, to: string | Buffer): void {
-  mkdirSync(to, { recursive: true });
-  // Names as bytes: a stored name that is not UTF-8 moves unchanged.
-  for (const name of readdirSync(from, { encoding: 'buffer' })) {
-    const src = joinBytes(from, name);
-    const dst = joinBytes(to, name);
-    const d = lstatSync(dst, { throwIfNoEntry: false });
-    const s = lstatSync(src);
-    if (d?.isDirectory() && s.isDirectory()) {
-      moveInto(src, dst);
-      rmdirSync(src);
-      continue;
-    }
-    if (d?.isDirectory()) {
-      try {
-        rmdirSync(dst);
-      } catch {
-        throw new RdError(`cannot replace non-empty directory ${JSON.stringify(dst.toString())} with ${JSON.stringify(name.toString())}`, {}, EXIT.refused);
-      }
-    } else if (d) unlinkSync(dst);
-    renameSync(src, dst);
-  }
-  // The staged directory carries the archive's own metadata for it (the "." entry at the top).
-  const meta = lstatSync(from);
-  lchownSync(to, meta.uid, meta.gid);
-  chmodSync(to, meta.mode & 0o7777);
-  utimesSync(to, meta.atime, meta.mtime);
 }

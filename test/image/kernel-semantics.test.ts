@@ -114,6 +114,68 @@ t.test('names of 255 and 4,095 bytes extract whatever the length of DIR; 4,097 i
   t.equal(statSync(dest).mode & 0o7777, 0o755);
 });
 
+t.test('a 4,095-byte name extracts as GNU cpio extracts it into a 3,000-byte DIR that already holds part of the tree (the staged tree is merged from inside, never by absolute path)', async (t) => {
+  const comp = (c: string) => c.repeat(200);
+  const chain = Array.from({ length: 20 }, () => comp('d'));
+  const name = chain.join('/') + '/' + 'f'.repeat(4095 - chain.join('/').length - 1);
+  t.equal(name.length, 4095);
+  writeFileSync(join(data, 'x'), 'x\n');
+  const list = chain.map((_, i) => `dir /${chain.slice(0, i + 1).join('/')} 0750 0 0\n`).join('') + `file ${name} ${data}/x 0644 0 0\nfile after ${data}/x 0644 0 0\n`;
+  const bytes = genInitCpio(list, { mtime: T });
+  const img = image('long-merge.cpio', bytes);
+  // DIR of about 3,000 bytes; the whole directory chain already there, with a file of its own
+  const deepDir = (root: string) => join(root, ...Array.from({ length: 15 }, () => comp('L')));
+  const prepare = (dest: string) => {
+    mkdirSync(dest, { recursive: true });
+    execFileSync('sh', ['-c', 'cd "$1" && mkdir -p "$2" && echo pre > "$3"/pre', 'sh', dest, chain.join('/'), chain[0]]);
+  };
+  const ours = deepDir(join(work, 'long-merge'));
+  const theirs = deepDir(join(work, 'long-merge-cpio'));
+  t.ok(ours.length > 3000);
+  prepare(ours);
+  prepare(theirs);
+  const x = rdrescue(['extract', img, ours]);
+  t.equal(x.status, 0, x.stderr);
+  t.equal(x.stderr, '');
+  execFileSync('sh', ['-c', 'cd "$1" && cpio -idm --quiet', 'sh', theirs], { input: bytes });
+  // find(1) walks with openat(): paths past PATH_MAX are fine
+  const facts = (dest: string, what: string) => execFileSync('sh', ['-c', `cd "$1" && find . -mindepth 1 -printf '${what} %p\\n' | sort`, 'sh', dest]).toString();
+  t.equal(facts(ours, '%y %m %s %U:%G'), facts(theirs, '%y %m %s %U:%G'), 'types, modes, sizes and owners as GNU cpio gives them');
+  const inside = (dest: string, rel: string) => execFileSync('sh', ['-c', 'cd "$1" && cat "$2"', 'sh', dest, rel]).toString();
+  t.equal(inside(ours, name), 'x\n', 'the 4,095-byte name has its data');
+  t.equal(inside(ours, `${chain[0]}/pre`), 'pre\n', 'what DIR held stays');
+  const dirTimes = facts(ours, '%y %T@').split('\n').filter((l) => l.startsWith('d '));
+  t.same(new Set(dirTimes.map((l) => l.split(' ')[1])), new Set([`${T}.0000000000`]), 'the merged directories get the mtimes of the archive (dir_utime)');
+  t.notMatch(execFileSync('ls', ['-A', ours]).toString(), /rdrescue/, 'nothing staged is left');
+});
+
+t.test('a directory whose name is not UTF-8 merges into the one already in DIR, as GNU cpio does', async (t) => {
+  const e = { uid: 0, gid: 0, nlink: 1, mtime: T, devMajor: 0, devMinor: 0, rdevMajor: 0, rdevMinor: 0, check: 0 };
+  const cafe = Buffer.from('caf\xe9', 'latin1');
+  const body = Buffer.from('new\n');
+  const bytes = Buffer.concat([
+    formatHeader({ ...e, ino: 1, nlink: 2, name: cafe, mode: 0o040750, size: 0 }),
+    formatHeader({ ...e, ino: 2, name: Buffer.concat([cafe, Buffer.from('/new')]), mode: 0o100644, size: body.length }),
+    body,
+    formatHeader({ ...e, ino: 0, name: 'TRAILER!!!', mode: 0, size: 0 }),
+  ]);
+  const img = image('latin1-merge.cpio', bytes);
+  const prepare = (dest: string) => {
+    mkdirSync(dest, { recursive: true });
+    execFileSync('sh', ['-c', 'cd "$1" && mkdir "$(printf \'caf\\351\')" && echo old > "$(printf \'caf\\351\')"/old', 'sh', dest]);
+  };
+  const ours = join(work, 'latin1-merge');
+  const theirs = `${ours}-cpio`;
+  prepare(ours);
+  prepare(theirs);
+  const x = rdrescue(['extract', img, ours]);
+  t.equal(x.status, 0, x.stderr);
+  execFileSync('sh', ['-c', 'cd "$1" && cpio -idm --quiet', 'sh', theirs], { input: bytes });
+  const facts = (dest: string) => execFileSync('sh', ['-c', `cd "$1" && find . -mindepth 1 -printf '%y %m %s %p\\n' | sort`, 'sh', dest]).toString('latin1');
+  t.equal(facts(ours), facts(theirs));
+  t.match(facts(ours), /caf\xe9\/old/, 'what DIR held stays');
+});
+
 t.test('TRAILER!!! per type: a symlink so named is a symlink (do_symlink); a file or data-less entry so named ends the archive and its body is skipped (do_name)', async (t) => {
   const sym = genInitCpio(`slink /TRAILER!!! /bin/sh 0777 0 0\nfile a ${data}/small 0644 0 0\n`, { mtime: T });
   const file = genInitCpio(`file /TRAILER!!! ${data}/junk 0644 0 0\n`, { mtime: T });
