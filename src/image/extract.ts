@@ -45,6 +45,19 @@ export function layoutName(segments: ReadonlyArray<Pick<Segment, 'compression'>>
   return main === 1 ? 'main' : `main${main}`;
 }
 
+/**
+ * A segment's directory in DIR (early, main, …). It is written into like DIR
+ * itself, so one planted there as a link is refused, as any link on the way.
+ */
+function layoutDir(dest: string, name: string): string {
+  const dir = join(dest, name);
+  const st = lstatSync(dir, { throwIfNoEntry: false });
+  if (st && !st.isDirectory()) {
+    throw new RdError(`refusing to extract into ${dir}: it is ${st.isSymbolicLink() ? 'a symlink (would write outside the destination)' : 'not a directory'}`, {}, EXIT.refused);
+  }
+  return dir;
+}
+
 interface DirFix {
   rel: BytePath;
   mode: number;
@@ -260,7 +273,7 @@ export async function extractImage(image: string, dest: string, opts: ExtractOpt
   const place = (more: boolean) => {
     if (!staged) return;
     staged = false;
-    const to = more || segs.length > 1 ? join(dest, layoutName(segs, 0)) : dest;
+    const to = more || segs.length > 1 ? layoutDir(dest, layoutName(segs, 0)) : dest;
     try {
       moveInto(staging, to);
     } catch (e) {
@@ -282,7 +295,7 @@ export async function extractImage(image: string, dest: string, opts: ExtractOpt
       if (!opts.merged && ev.segment.index !== current) {
         current = ev.segment.index;
         if (current === 1) place(true);
-        const dir = current === 0 ? staging : join(dest, layoutName([...segs, ev.segment], current));
+        const dir = current === 0 ? staging : layoutDir(dest, layoutName([...segs, ev.segment], current));
         writer = new TreeWriter(dir, owners, warn);
         staged ||= current === 0;
       }

@@ -2,7 +2,7 @@
 // The rule: a one-line error naming the file (and offset), a non-zero exit,
 // and nothing written outside the destination.
 import t, { type Test } from 'tap';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -133,6 +133,23 @@ t.test('planted symlink in DIR: a linked parent directory is never followed', as
   t.equal(extractInto(img2, withDir, ['--merged']).status, 0);
   t.notOk(existsSync(join(outside, 'passwd')));
   t.ok(lstatSync(join(withDir, 'etc')).isDirectory());
+});
+
+t.test('planted symlink in DIR: a layout directory (early, main) planted as a link is refused, never written through', async (t) => {
+  const early = await archive([{ name: 'kernel/x86/microcode/GenuineIntel.bin', ...text('ucode') }]);
+  const main = gzipSync(await archive([{ name: 'etc/fstab', ...text('x') }]));
+  const img = image('two-segments.img', Buffer.concat([early, main]));
+  for (const planted of ['early', 'main']) {
+    const outside = join(work, `layout-outside-${planted}`);
+    mkdirSync(outside);
+    const dest = join(work, `layout-planted-${planted}`);
+    mkdirSync(dest);
+    symlinkSync(outside, join(dest, planted));
+    const r = extractInto(img, dest);
+    t.equal(r.status, 4, r.stderr);
+    t.match(r.stderr, new RegExp(`^rdrescue: refusing to extract into .*/${planted}: it is a symlink`));
+    t.same(readdirSync(outside), [], `nothing written through DIR/${planted}`);
+  }
 });
 
 t.test('decompression bomb: --max-output stops a member that expands without end', async (t) => {
