@@ -290,4 +290,11 @@ t.test('formats the kernel refuses are named: an LZ4 frame (with the lz4 -l hint
   t.equal(b.status, 3);
   t.match(b.stderr, /binary \(old\) cpio, which the kernel cannot unpack/);
   t.equal(b.stderr.trim().split('\n').length, 1);
+  // as cpio -H bin writes it on a big-endian machine: every 16-bit header field byte-swapped
+  const swapped = Buffer.from(bin);
+  swapped.subarray(0, 26).swap16();
+  t.equal(swapped.subarray(0, 2).toString('hex'), '71c7');
+  const be = rdrescue(['ls', image('bin-be.cpio', swapped)]);
+  t.equal(be.status, 3);
+  t.match(be.stderr, /^rdrescue: .*bin-be\.cpio: segment 0: offset 0: binary \(old, big-endian\) cpio, which the kernel cannot unpack.*cpio -H newc`?\n$/);
 });

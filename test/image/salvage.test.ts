@@ -19,7 +19,7 @@ const work = mkdtempSync(join(tmpdir(), 'rdrescue-salvage-'));
 t.teardown(() => rmSync(work, { recursive: true, force: true }));
 const src = join(work, 'src');
 makeSampleTree(src);
-const source = snapshot(src);
+const source = snapshot(src, { dirMtimes: true });
 
 function image(name: string, bytes: Buffer): string {
   const p = join(work, name);
@@ -53,7 +53,7 @@ for (const [label, raw] of archivers) {
       const x = rdrescue(['extract', img, dest]);
       t.equal(x.status, 3);
       t.equal(x.stderr, ls.stderr, 'the same one error line');
-      const ours = snapshot(dest);
+      const ours = snapshot(dest, { dirMtimes: true });
       const listed = ls.stdout.split('\n').filter((n) => n && n !== '.').map((n) => n.replace(/^\.\//, ''));
       for (const [rel, f] of ours) {
         const want = source.get(rel);
@@ -61,6 +61,7 @@ for (const [label, raw] of archivers) {
         if (f.type === 'file') t.equal(f.sha256, want!.size === f.size ? want!.sha256 : f.sha256, `${rel} complete`);
         if (f.type === 'file' && want!.size !== f.size) t.equal(f.size, 0, `${rel}: only a hard link whose data comes later is empty`);
         if (f.type === 'dir') t.equal(f.mode & 0o7777, want!.mode & 0o7777, `${rel}: final mode, not 0700`);
+        if (f.type === 'dir') t.equal(f.mtime, want!.mtime, `${rel}: final mtime (dir_utime)`);
       }
       // every listed entry but the last (which the cut may go through) was written
       for (const rel of listed.slice(0, -1)) t.ok(ours.has(rel), `cut at ${cut}: ${rel} written`);
