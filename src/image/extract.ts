@@ -252,7 +252,14 @@ export async function extractImage(image: string, dest: string, opts: ExtractOpt
   const done: Array<Segment & { dir: string }> = [];
   const report: ExtractReport = { segments: done, entries: 0, files: 0, bytes: 0, skipped: 0 };
   const segs: Segment[] = [];
-  mkdirSync(dest, { recursive: true });
+  try {
+    mkdirSync(dest, { recursive: true });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const cause = code === 'EEXIST' || code === 'ENOTDIR' ? 'it or a parent is not a directory' : systemCause(e);
+    if (cause) throw new RdError(`cannot create ${dest}: ${cause}`, {}, EXIT.failure);
+    throw e;
+  }
   // Until a second segment shows up we cannot tell whether the first belongs in
   // dest itself or in dest/early|main, so it goes to a staging directory.
   const staging = join(dest, `.rdrescue-partial-${process.pid}`);

@@ -298,3 +298,14 @@ t.test('formats the kernel refuses are named: an LZ4 frame (with the lz4 -l hint
   t.equal(be.status, 3);
   t.match(be.stderr, /^rdrescue: .*bin-be\.cpio: segment 0: offset 0: binary \(old, big-endian\) cpio, which the kernel cannot unpack.*cpio -H newc`?\n$/);
 });
+
+t.test('a DIR that is a file, or under one, is one line in words (exit 1), not Node\'s "file already exists (mkdir)"', async (t) => {
+  const img = image('small.cpio', genInitCpio(`file a ${data}/small 0644 0 0\n`, { mtime: T }));
+  const file = join(work, 'a-file');
+  writeFileSync(file, 'x');
+  for (const dest of [file, join(file, 'sub')]) {
+    const r = rdrescue(['extract', img, dest]);
+    t.equal(r.status, 1);
+    t.equal(r.stderr, `rdrescue: cannot create ${dest}: it or a parent is not a directory\n`);
+  }
+});
