@@ -106,12 +106,8 @@ async function* zstdMember(input: MemberInput, opts: DecodeOptions, sink: Output
     let batch: Buffer[] = [src.take(headerLen)];
     let batchStart = 0;
     for (let last = false; !last; ) {
-      const at = src.offset;
-      await src.need(3);
-      const h = blockHeader(src.peek(3));
+      const h = await nextBlock(src);
       last = h.last;
-      if (h.type === 3) throw new FormatError('reserved zstd block type', { offset: at });
-      if (h.size > MAX_BLOCK) throw new FormatError(`zstd block size ${h.size} exceeds 128 KiB`, { offset: at });
       await src.need(h.len);
       batch.push(src.take(h.len));
       if (last && hasChecksum) {
@@ -170,11 +166,8 @@ async function* zlibFrame(src: ByteSource, headerLen: number, checksum: boolean,
     feed(src.take(headerLen), 0);
     for (let last = false; !last; ) {
       const at = src.offset;
-      await src.need(3);
-      const h = blockHeader(src.peek(3));
+      const h = await nextBlock(src);
       last = h.last;
-      if (h.type === 3) throw new FormatError('reserved zstd block type', { offset: at });
-      if (h.size > MAX_BLOCK) throw new FormatError(`zstd block size ${h.size} exceeds 128 KiB`, { offset: at });
       await src.pass(h.len, (piece) => feed(piece, at));
       if (sink.ready) yield* sink.drain();
     }
@@ -236,6 +229,16 @@ function bytesLeft(origin: { path: string; start: number }): number {
   } catch {
     return Infinity;
   }
+}
+
+/** The header of the block at the source's position, checked, not consumed. */
+async function nextBlock(src: ByteSource): Promise<{ last: boolean; len: number }> {
+  const at = src.offset;
+  await src.need(3);
+  const h = blockHeader(src.peek(3));
+  if (h.type === 3) throw new FormatError('reserved zstd block type', { offset: at });
+  if (h.size > MAX_BLOCK) throw new FormatError(`zstd block size ${h.size} exceeds 128 KiB`, { offset: at });
+  return h;
 }
 
 /** A block header (3 bytes, little-endian): `len` is the whole block's bytes (an RLE block stores one). */
