@@ -26,7 +26,7 @@ export function moveInto(from: string, to: string): void {
   const carry = Buffer.from(basename(from));
   const meta = lstatSync(from);
   if (resolve(dirname(from)) !== resolve(to)) renameSync(from, joinBytes(to, carry));
-  fromInside(to, () => mergeHere(carry, meta));
+  fromInside(to, () => mergeHere(carry, meta, to));
 }
 
 /** Removes `dir` and everything in it, without following a link. */
@@ -54,9 +54,10 @@ function fromInside(dir: string, fn: () => void): void {
 /**
  * The working directory is a destination directory; `carry`, inside it,
  * holds what goes into it. `meta` is the staged directory's lstat from before
- * anything moved (moving changes its mtime).
+ * anything moved (moving changes its mtime). `at` names the working
+ * directory in messages.
  */
-function mergeHere(carry: Buffer, meta: Stats): void {
+function mergeHere(carry: Buffer, meta: Stats, at: string): void {
   for (const name of readdirSync(carry, { encoding: 'buffer' })) {
     const src = joinBytes(carry, name);
     const s = lstatSync(src);
@@ -65,7 +66,7 @@ function mergeHere(carry: Buffer, meta: Stats): void {
       // Entered first, then filled from inside: a directory swapped for a link meanwhile is never written through.
       inside(name, d, () => {
         renameSync(Buffer.concat([UP, src]), carry);
-        mergeHere(carry, s);
+        mergeHere(carry, s, `${at}/${name.toString()}`);
       });
       continue;
     }
@@ -73,7 +74,7 @@ function mergeHere(carry: Buffer, meta: Stats): void {
       try {
         rmdirSync(name);
       } catch {
-        throw new RdError(`cannot replace non-empty directory ${JSON.stringify(name.toString())} with an entry of the image`, {}, EXIT.refused);
+        throw new RdError(`cannot replace non-empty directory ${JSON.stringify(`${at}/${name.toString()}`)} with an entry of the image that is not a directory`, {}, EXIT.refused);
       }
     } else if (d) unlinkSync(name);
     renameSync(src, name);

@@ -221,5 +221,7 @@ t.test('replacing a non-empty directory with a file is refused, not forced', asy
   const img = image('nonempty.cpio', await archive([{ name: 'etc', ...text('file where a dir is') }]));
   const r = extractInto(img, dest);
   t.equal(r.status, 4);
+  t.equal(r.stderr, `rdrescue: cannot replace non-empty directory ${JSON.stringify(join(dest, 'etc'))} with an entry of the image that is not a directory\n`);
   t.ok(existsSync(join(dest, 'etc/keep')));
+  t.same(readdirSync(dest), ['etc'], 'nothing staged is left');
 });
