@@ -12,6 +12,7 @@ import { gzipSync } from 'node:zlib';
 import { formatHeader } from '../../src/cpio/header.js';
 import { rdrescue } from '../helpers/cli.js';
 import { genInitCpio } from '../helpers/gen-init-cpio.js';
+import { newcEntry } from '../helpers/newc-entry.js';
 import { gnuExtract } from '../helpers/sample-tree.js';
 import { diffSnapshots, snapshot } from '../helpers/tree.js';
 
@@ -150,14 +151,11 @@ t.test('a 4,095-byte name extracts as GNU cpio extracts it into a 3,000-byte DIR
 });
 
 t.test('a directory whose name is not UTF-8 merges into the one already in DIR, as GNU cpio does', async (t) => {
-  const e = { uid: 0, gid: 0, nlink: 1, mtime: T, devMajor: 0, devMinor: 0, rdevMajor: 0, rdevMinor: 0, check: 0 };
   const cafe = Buffer.from('caf\xe9', 'latin1');
-  const body = Buffer.from('new\n');
   const bytes = Buffer.concat([
-    formatHeader({ ...e, ino: 1, nlink: 2, name: cafe, mode: 0o040750, size: 0 }),
-    formatHeader({ ...e, ino: 2, name: Buffer.concat([cafe, Buffer.from('/new')]), mode: 0o100644, size: body.length }),
-    body,
-    formatHeader({ ...e, ino: 0, name: 'TRAILER!!!', mode: 0, size: 0 }),
+    newcEntry(cafe, 0o040750, '', { ino: 1, nlink: 2 }),
+    newcEntry(Buffer.concat([cafe, Buffer.from('/new')]), 0o100644, 'new\n', { ino: 2 }),
+    newcEntry('TRAILER!!!', 0),
   ]);
   const img = image('latin1-merge.cpio', bytes);
   const prepare = (dest: string) => {
@@ -212,20 +210,15 @@ t.test('a non-file entry carrying data is skipped whole, name unread, and the ar
 });
 
 t.test('an entry of unknown file type is listed as cpio lists it and never created; without data it still removes what has its name (do_header, do_name: clean_path)', async (t) => {
-  const e = { uid: 0, gid: 0, nlink: 1, mtime: T, devMajor: 0, devMinor: 0, rdevMajor: 0, rdevMinor: 0, check: 0 };
-  const entry = (name: string, mode: number, data: string, ino: number) => {
-    const body = Buffer.from(data);
-    return Buffer.concat([formatHeader({ ...e, ino, name, mode, size: body.length }), body, Buffer.alloc((4 - (body.length & 3)) & 3)]);
-  };
   const bytes = Buffer.concat([
-    entry('a', 0o100644, 'first a\n', 1),
+    newcEntry('a', 0o100644, 'first a\n', { ino: 1 }),
     // type bits 17: no such type; with data the kernel skips the whole entry unread
-    entry('weird', 0o170644, 'body of weird\n', 2),
+    newcEntry('weird', 0o170644, 'body of weird\n', { ino: 2 }),
     // type bits 0 without data: do_name() runs, clean_path() removes "a" (no type matches), nothing is made
-    entry('zero', 0o000644, '', 3),
-    entry('a', 0o000644, '', 4),
-    entry('after', 0o100644, 'after\n', 5),
-    entry('TRAILER!!!', 0, '', 0),
+    newcEntry('zero', 0o000644, '', { ino: 3 }),
+    newcEntry('a', 0o000644, '', { ino: 4 }),
+    newcEntry('after', 0o100644, 'after\n', { ino: 5 }),
+    newcEntry('TRAILER!!!', 0),
   ]);
   const img = image('unknown-type.cpio', bytes);
   const ls = rdrescue(['ls', img]);

@@ -9,8 +9,8 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatHeader } from '../../../src/cpio/header.js';
 import { genInitCpio } from '../../helpers/gen-init-cpio.js';
+import { newcEntry } from '../../helpers/newc-entry.js';
 import { check, timings, type Scenario, type VmEnv } from '../harness.js';
 import { run, seconds } from '../run.js';
 import { Vm } from '../vm.js';
@@ -84,16 +84,11 @@ file /k/gone ${small} 0644 0 0
   check('kernel-cpio: the image really has NUL-padded names (-a 512)', padded.length > 0, `name fields: ${namesize('bin/busybox')}, ${namesize('k/big-link2')}`);
   // A second archive with entries of unknown type: k/weird carries data and is skipped whole;
   // the data-less k/gone goes through do_name(), whose clean_path() removes the k/gone made above.
-  const e = { uid: 0, gid: 0, nlink: 1, mtime: T, devMajor: 0, devMinor: 0, rdevMajor: 0, rdevMinor: 0, check: 0 };
-  const entry = (name: string, mode: number, data: string, ino: number) => {
-    const body = Buffer.from(data);
-    return Buffer.concat([formatHeader({ ...e, ino, name, mode, size: body.length }), body, Buffer.alloc((4 - (body.length & 3)) & 3)]);
-  };
   const unknownTypes = Buffer.concat([
-    entry('k/gone', 0o000644, '', 1),
-    entry('k/weird', 0o170644, 'weird body\n', 2),
-    entry('k/after', 0o100644, 'after\n', 3),
-    entry('TRAILER!!!', 0, '', 0),
+    newcEntry('k/gone', 0o000644, '', { ino: 1, mtime: T }),
+    newcEntry('k/weird', 0o170644, 'weird body\n', { ino: 2, mtime: T }),
+    newcEntry('k/after', 0o100644, 'after\n', { ino: 3, mtime: T }),
+    newcEntry('TRAILER!!!', 0),
   ]);
   const image = join(dir, 'initrd.cpio');
   writeFileSync(image, Buffer.concat([kernelMade, unknownTypes]));
