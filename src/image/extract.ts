@@ -69,6 +69,8 @@ export class TreeWriter {
   readonly tree: SafeTree;
   private links = new Map<string, BytePath>();
   private dirs: DirFix[] = [];
+  /** The directories the archive has entries for (the others were made only to hold something). */
+  readonly archiveDirs = new Set<BytePath>();
   files = 0;
   bytes = 0;
   skipped = 0;
@@ -98,6 +100,7 @@ export class TreeWriter {
       this.tree.makeDir(rel, e.name);
       if (this.owners) this.tree.at(rel, (p) => lchownSync(p(rel), e.uid, e.gid));
       this.dirs.push({ rel, mode: perm, mtime: e.mtime });
+      this.archiveDirs.add(rel);
       return;
     }
     if (rel === '') throw new RdError(`entry ${JSON.stringify(e.name)} would replace the destination directory itself`, {}, EXIT.refused);
@@ -264,6 +267,7 @@ export async function extractImage(image: string, dest: string, opts: ExtractOpt
   // dest itself or in dest/early|main, so it goes to a staging directory.
   const staging = join(dest, `.rdrescue-partial-${process.pid}`);
   let staged = false;
+  let stagedDirs = new Set<BytePath>();
   let writer: TreeWriter | undefined;
   let current = -1;
   let archive = 0;
@@ -282,7 +286,7 @@ export async function extractImage(image: string, dest: string, opts: ExtractOpt
     staged = false;
     const to = more || segs.length > 1 ? layoutDir(dest, layoutName(segs, 0)) : dest;
     try {
-      moveInto(staging, to);
+      moveInto(staging, to, stagedDirs);
     } catch (e) {
       const cause = systemCause(e);
       if (cause) throw new RdError(`cannot move the extracted tree into ${to}: ${cause}`, { file: image }, EXIT.failure);
@@ -304,7 +308,10 @@ export async function extractImage(image: string, dest: string, opts: ExtractOpt
         if (current === 1) place(true);
         const dir = current === 0 ? staging : layoutDir(dest, layoutName([...segs, ev.segment], current));
         writer = new TreeWriter(dir, owners, warn);
-        staged ||= current === 0;
+        if (current === 0) {
+          staged = true;
+          stagedDirs = writer.archiveDirs;
+        }
       }
       if (ev.archive !== archive) {
         archive = ev.archive;

@@ -17,16 +17,18 @@ import { RdError, EXIT } from '../errors.js';
  * Moves the entries of `from` into `to`. Directories merge into existing
  * real directories; a file, link or node at the destination (a planted
  * symlink included) is replaced rather than followed; a non-empty directory
- * is never deleted to make room (exit 4). `to` ends with the metadata of
- * `from` (the archive's "." entry).
+ * is never deleted to make room (exit 4). A directory already there takes
+ * the mode, owner and mtime of the staged one only if it is in
+ * `archiveDirs` (byte paths under `from`; '' for the "." entry): one made
+ * only to hold something keeps what it had, as cpio and the kernel leave it.
  */
-export function moveInto(from: string, to: string): void {
+export function moveInto(from: string, to: string, archiveDirs: ReadonlySet<string>): void {
   mkdirSync(to, { recursive: true });
   // The staged directory is carried inside the directory it merges into, level by level.
   const carry = Buffer.from(basename(from));
   const meta = lstatSync(from);
   if (resolve(dirname(from)) !== resolve(to)) renameSync(from, joinBytes(to, carry));
-  fromInside(to, () => mergeHere(carry, meta, to));
+  fromInside(to, () => mergeHere({ carry, archiveDirs }, meta, to, ''));
 }
 
 /** Removes `dir` and everything in it, without following a link. */
@@ -51,13 +53,20 @@ function fromInside(dir: string, fn: () => void): void {
   }
 }
 
+interface Merge {
+  /** The name the staged directory has while it is carried. */
+  carry: Buffer;
+  archiveDirs: ReadonlySet<string>;
+}
+
 /**
  * The working directory is a destination directory; `carry`, inside it,
  * holds what goes into it. `meta` is the staged directory's lstat from before
  * anything moved (moving changes its mtime). `at` names the working
- * directory in messages.
+ * directory in messages, `rel` is its byte path in the staged tree.
  */
-function mergeHere(carry: Buffer, meta: Stats, at: string): void {
+function mergeHere(m: Merge, meta: Stats, at: string, rel: string): void {
+  const { carry } = m;
   for (const name of readdirSync(carry, { encoding: 'buffer' })) {
     const src = joinBytes(carry, name);
     const s = lstatSync(src);
@@ -66,7 +75,7 @@ function mergeHere(carry: Buffer, meta: Stats, at: string): void {
       // Entered first, then filled from inside: a directory swapped for a link meanwhile is never written through.
       inside(name, d, () => {
         renameSync(Buffer.concat([UP, src]), carry);
-        mergeHere(carry, s, `${at}/${name.toString()}`);
+        mergeHere(m, s, `${at}/${name.toString()}`, rel ? `${rel}/${name.toString('latin1')}` : name.toString('latin1'));
       });
       continue;
     }
@@ -80,6 +89,7 @@ function mergeHere(carry: Buffer, meta: Stats, at: string): void {
     renameSync(src, name);
   }
   rmdirSync(carry);
+  if (!m.archiveDirs.has(rel)) return;
   lchownSync('.', meta.uid, meta.gid);
   chmodSync('.', meta.mode & 0o7777);
   utimesSync('.', meta.atime, meta.mtime);

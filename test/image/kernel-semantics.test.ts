@@ -302,3 +302,23 @@ t.test('a DIR that is a file, or under one, is one line in words (exit 1), not N
     t.equal(r.stderr, `rdrescue: cannot create ${dest}: it or a parent is not a directory\n`);
   }
 });
+
+t.test('a 0700 DIR, and a directory in it the archive only writes into, keep their modes, as GNU cpio and the kernel leave them', async (t) => {
+  const bytes = genInitCpio(`file /etc/fstab ${data}/small 0644 0 0\ndir /var 0755 0 0\n`, { mtime: T });
+  const img = image('no-parent-entry.cpio', bytes);
+  const prepare = (dest: string) => {
+    mkdirSync(join(dest, 'etc'), { recursive: true, mode: 0o700 });
+    mkdirSync(join(dest, 'var'), { mode: 0o700 });
+    execFileSync('chmod', ['700', dest, join(dest, 'etc'), join(dest, 'var')]);
+  };
+  const ours = join(work, 'private-dir');
+  const theirs = `${ours}-cpio`;
+  prepare(ours);
+  prepare(theirs);
+  const x = rdrescue(['extract', img, ours]);
+  t.equal(x.status, 0, x.stderr);
+  execFileSync('sh', ['-c', 'cd "$1" && cpio -idm --quiet', 'sh', theirs], { input: bytes });
+  const modes = (dest: string) => ['', 'etc', 'var'].map((p) => (statSync(join(dest, p)).mode & 0o7777).toString(8));
+  t.same(modes(ours), modes(theirs));
+  t.same(modes(ours), ['700', '700', '755'], 'the directory the archive has gets its mode');
+});
