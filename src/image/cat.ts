@@ -29,7 +29,7 @@ export async function catFiles(image: string, paths: string[], out: Writable, op
     let pendingLinks = new Map<string, string[]>();
     let archive = -1;
     try {
-      for await (const ev of readImage(image, opts)) {
+      for await (const ev of readImage(image, { ...opts, withSkipped: true })) {
         if (ev.kind !== 'entry') continue;
         if (ev.archive !== archive) {
           archive = ev.archive;
@@ -37,6 +37,11 @@ export async function catFiles(image: string, paths: string[], out: Writable, op
         }
         const e = ev.entry;
         const rel = normalizeName(e.name);
+        if (ev.skip) {
+          // Of the entries the kernel skips, only a data-less one of unknown type changes the tree: do_name()'s clean_path() removes what has its name.
+          if (e.type === 'unknown' && e.size === 0) found.delete(rel);
+          continue;
+        }
         const key = e.type === 'file' && e.nlink > 1 ? `${e.ino}:${e.devMajor}:${e.devMinor}:${e.mode}` : undefined;
         const targets: string[] = [];
         if (wanted.has(rel)) {

@@ -236,6 +236,9 @@ t.test('an entry of unknown file type is listed as cpio lists it and never creat
   t.match(x.stderr, /skipped unknown "a": unknown file type in mode 000644 .*"a" was there and is removed, as the kernel's clean_path\(\) removes it/);
   t.same(execFileSync('ls', ['-A', dest]).toString(), 'after\n', 'only the file after them: the kernel\'s tree');
   t.equal(readFileSync(join(dest, 'after'), 'utf8'), 'after\n');
+  const cat = rdrescue(['cat', img, 'a']);
+  t.equal(cat.status, 1, 'cat shows the kernel\'s tree too');
+  t.match(cat.stderr, /"a" is not in the image/);
   const strict = rdrescue(['extract', '--strict', img, join(work, 'unknown-strict')]);
   t.equal(strict.status, 3, '--strict stops at it');
   t.match(strict.stderr, /^rdrescue: .*unknown-type\.cpio: segment 0: offset 120: entry "weird": unknown file type in mode 170644\n$/);
