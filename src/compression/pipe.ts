@@ -512,6 +512,8 @@ export class Passer {
       yield* this.end();
     } catch {
       yield* this.sink.drain();
+      // The output limit was reached before the cut: that is the first damage.
+      if (this.sink.overLimit) throw this.sink.overLimit;
     }
   }
 
