@@ -3,7 +3,7 @@
 // executable application made from the Node 24 binary that `npm ci` installed
 // (devDependency node24), so nothing is downloaded at build time.
 import { build } from 'esbuild';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -73,13 +73,17 @@ if (!process.argv.includes('--bundle-only')) {
   const node24 = join(dirname(require.resolve('node24/package.json')), 'bin', 'node');
   const blob = join(dist, `sea-prep.blob.${process.pid}`);
   const cfg = join(dist, `sea-config.${process.pid}.json`);
+  // A code cache made after running commands (scripts/sea-main.cjs says why): ls of the 146 MB
+  // uncompressed image 3 ms less CPU, of the Ubuntu-style image 15 ms, of the zstd image 30 ms.
+  const cache = join(dist, `code-cache.${process.pid}`);
+  execFileSync(node24, [join(root, 'scripts/code-cache.cjs'), join(dist, 'rdrescue.cjs'), cache, join(root, 'fixtures/example-image.img')], { stdio: ['ignore', 'ignore', 'inherit'] });
   writeFileSync(
     cfg,
     JSON.stringify({
-      main: join(dist, 'rdrescue.cjs'),
+      main: join(root, 'scripts/sea-main.cjs'),
       output: blob,
       disableExperimentalSEAWarning: true,
-      useCodeCache: true,
+      assets: { 'rdrescue.cjs': join(dist, 'rdrescue.cjs'), 'code-cache': cache },
     }),
   );
   execFileSync(node24, ['--experimental-sea-config', cfg], { stdio: 'inherit' });
@@ -94,8 +98,15 @@ if (!process.argv.includes('--bundle-only')) {
   execFileSync(process.execPath, [postject, tmp, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
-  renameSync(tmp, exe);
   rmSync(blob);
   rmSync(cfg);
+  rmSync(cache);
+  const check = spawnSync(tmp, ['--version'], { env: { ...process.env, RDRESCUE_CODE_CACHE_CHECK: '1' }, encoding: 'utf8' });
+  if (check.status !== 0 || !check.stderr.includes('code cache accepted')) {
+    rmSync(tmp);
+    console.error(`build: the executable does not start with its code cache (${check.error?.message ?? check.stderr.trim()})`);
+    process.exit(1);
+  }
+  renameSync(tmp, exe);
   console.log(`dist/rdrescue: ${(statSync(exe).size / 1048576).toFixed(1)} MiB`);
 }

@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, closeSync, constants, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
+import { accessSync, closeSync, constants, mkdtempSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, delimiter, join } from 'node:path';
 import { FormatError, RdError } from '../errors.js';
@@ -153,10 +153,14 @@ export interface ProgramReach {
  * bytes, found by walking the format's framing. Its stdout goes to the sink.
  * Undefined when the program is not installed.
  *
- * When the member lies in a file, the program reads it itself through `dd`:
- * at once when `reach` says how far (its byte count, found before the walk,
- * or 'stops-at-end' for a program that stops at its member's end by itself),
- * else once the walk has found the member's length. Feeding it from this
+ * When the member lies in a file, the program reads it itself: from the file
+ * directly when the member starts the file and the program stops where the
+ * member ends (at the file's end, or by itself); else through `dd`, at once
+ * when `reach` says how far (its byte count, found before the walk, or
+ * 'stops-at-end' for a program that stops at its member's end by itself),
+ * else once the walk has found the member's length. Without dd there are two
+ * process starts fewer and no copy of the member through a pipe (ls of the
+ * zstd distribution image: about 10 ms). Feeding it from this
  * process instead puts every step of the program in lockstep with our event
  * loop, and halves its speed (zstd: 0.35-0.5 s against 0.18 s for the
  * distribution image).
@@ -165,18 +169,26 @@ export function programFeed(program: string, args: string[], sink: OutputSink, h
   const { origin, reach } = how;
   const path = findProgram(program);
   if (!path) return undefined;
+  if (origin?.start === 0 && (reach === 'stops-at-end' || (reach !== undefined && reach === sizeOf(origin.path)))) {
+    // The member is the file from its first byte to where the program stops: it reads the file itself, no dd between.
+    const run = runProgram(path, args, sink, { file: origin.path });
+    return { write: (parts) => run.write(parts), end: () => run.end(), close: () => run.close(), whole: true, skip: () => undefined };
+  }
   const dd = origin && gnuDd();
   if (!origin || !dd) return how.direct ? undefined : runProgram(path, args, sink);
   /** dd copying the member from its first byte: `count` bytes, or to the end of the file. */
-  const reader = (count?: number) => [
-    dd,
-    `if=${origin.path}`,
-    'bs=1M',
-    count === undefined ? 'iflag=skip_bytes' : 'iflag=skip_bytes,count_bytes',
-    `skip=${origin.start}`,
-    ...(count === undefined ? [] : [`count=${count}`]),
-    'status=none',
-  ];
+  const reader = (count?: number): ProgramInput => ({
+    command: [
+      dd,
+      `if=${origin.path}`,
+      'bs=1M',
+      count === undefined ? 'iflag=skip_bytes' : 'iflag=skip_bytes,count_bytes',
+      `skip=${origin.start}`,
+      ...(count === undefined ? [] : [`count=${count}`]),
+      'status=none',
+    ],
+    file: origin.path,
+  });
   if (reach !== undefined) {
     // xz --single-stream starts reading from the member's start on, while the walk finds where the member ends.
     const run = runProgram(path, args, sink, reader(reach === 'stops-at-end' ? undefined : reach));
@@ -201,6 +213,20 @@ export function programFeed(program: string, args: string[], sink: OutputSink, h
   };
 }
 
+function sizeOf(path: string): number | undefined {
+  try {
+    return statSync(path).size;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Where a program reading its member itself gets it: `file` from its first byte, or the stdout of `command` (dd) reading `file`. */
+interface ProgramInput {
+  file: string;
+  command?: string[];
+}
+
 let ddChecked: string | undefined | null = null;
 
 /** GNU dd, which copies an exact byte range (iflag=skip_bytes,count_bytes); busybox's dd may not. */
@@ -214,8 +240,8 @@ function gnuDd(): string | undefined {
 
 /**
  * Runs the program with its output going to the sink, fed either through
- * write() or, with `reader`, by that command's stdout (a pipe between the two
- * processes); no backpressure is needed on the input side: the program can
+ * write() or, with `reader`, by the file itself or a command's stdout (a pipe
+ * between the two processes); no backpressure is needed on the input side: the program can
  * only run ahead by the input in flight, and the gate pauses its output.
  *
  * A program that reads its input itself writes into a fifo that this process
@@ -225,15 +251,19 @@ function gnuDd(): string | undefined {
  * is safe only there: nothing this process must write to the program waits
  * behind the read.
  */
-function runProgram(path: string, args: string[], sink: OutputSink, reader?: string[]): Feed {
+function runProgram(path: string, args: string[], sink: OutputSink, reader?: ProgramInput): Feed {
   const program = basename(path);
-  const input = reader && spawn(reader[0]!, reader.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-  // dd reads the image itself: the progress display follows its file position.
-  if (input?.pid !== undefined) input.once('exit', trackReader(reader!.find((a) => a.startsWith('if='))!.slice(3), input.pid));
-  const fifo = input ? openFifo() : undefined;
-  const child = spawn(path, args, { stdio: [input ? input.stdout! : 'pipe', fifo ? fifo.write : 'pipe', 'pipe'] });
-  // The program has its own copies of the pipe's ends; ours would only compete for the bytes or hold off EOF.
+  const command = reader?.command;
+  const input = command && spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  const file = reader && !command ? openSync(reader.file, 'r') : undefined;
+  const fifo = reader ? openFifo() : undefined;
+  const child = spawn(path, args, { stdio: [input ? input.stdout! : (file ?? 'pipe'), fifo ? fifo.write : 'pipe', 'pipe'] });
+  // Whoever reads the image (dd, or the program itself) does so on its fd 0: the progress display follows that position.
+  const readerPid = input ? input.pid : file !== undefined ? child.pid : undefined;
+  if (readerPid !== undefined) (input ?? child).once('exit', trackReader(reader!.file, readerPid));
+  // The program has its own copies of the pipe's ends and the file; ours would only compete for the bytes or hold off EOF.
   input?.stdout!.destroy();
+  if (file !== undefined) closeSync(file);
   if (fifo) closeSync(fifo.write);
   const stderr: Buffer[] = [];
   let failure: unknown;
@@ -275,7 +305,7 @@ function runProgram(path: string, args: string[], sink: OutputSink, reader?: str
   });
   const fail = () => {
     if (failure instanceof FormatError) return failure;
-    if (readerFailed) return new Error(Buffer.concat(inputStderr).toString('utf8').trim().split('\n')[0] || `${reader![0]} failed`);
+    if (readerFailed) return new Error(Buffer.concat(inputStderr).toString('utf8').trim().split('\n')[0] || `${command![0]} failed`);
     const last = Buffer.concat(stderr).toString('utf8').trim().split('\n').pop() ?? '';
     // "/*stdin*\ : Data corruption detected", "xz: (stdin): Compressed data is corrupt", ...
     const msg = last.replace(/^(\S*\/)?(zstd|xz|lz4|lzop): /, '').replace(/^(\(stdin\)|\/\*stdin\*\\|<stdin>|stdin) ?: ?/, '');

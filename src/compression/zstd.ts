@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import zlib from 'node:zlib';
 import { Decompress } from 'fzstd';
 import { FormatError } from '../errors.js';
@@ -10,6 +10,15 @@ import { Xxh64 } from './xxh64.js';
 import { ZlibInto } from './zlib-stream.js';
 
 const MAX_BLOCK = 128 * 1024;
+/**
+ * Below this many bytes from the member's start to the file's end, node:zlib's
+ * zstd decodes on this thread: a program costs a few ms to start (mkfifo, the
+ * program, dd when the member does not start the file) before its first byte,
+ * while node:zlib decodes about 3.5 ms per MB (the 12.7 MB zstd segment of an
+ * Ubuntu-style image: 31 ms). Above it the program decodes on another core
+ * while this one parses or writes files.
+ */
+const PROGRAM_FROM = 16 * 2 ** 20;
 /** Blocks handed to the decompressor per call: each expands to at most 128 KiB, so a call yields at most 4 MiB. */
 const BLOCKS_PER_WRITE = 32;
 
@@ -27,11 +36,12 @@ export const nativeZstd = typeof z.createZstdDecompress === 'function';
  * One zstd frame. The frame's end is found by walking its header and block
  * headers (no decoding needed), so whatever follows (padding, another member)
  * is handed back exactly. Only the frame's bytes reach the decompressor:
- * the zstd program reading them from the image file itself when it and GNU dd
- * are on PATH, else node:zlib's zstd when present, else the zstd program fed
- * by this process (about 12x fzstd on Node 20, same bytes), else (and always
- * with `native: false`) fzstd. The content checksum, when present, is
- * verified on every path.
+ * node:zlib's zstd (Node 24) for a member in the last PROGRAM_FROM bytes of
+ * the image file, or when the zstd program is missing; else the zstd program
+ * reading them from the image file itself (through GNU dd unless the frame
+ * is the whole file); else the zstd program fed by this process (about 12x
+ * fzstd on Node 20, same bytes); else (and always with `native: false`)
+ * fzstd. The content checksum, when present, is verified on every path.
  *
  * Skippable frames (magic 0x184D2A5?) are not part of a member: the kernel's
  * unzstd stops at the end of the first frame, and initramfs.c would then meet
@@ -57,6 +67,11 @@ async function* zstdMember(input: MemberInput, opts: DecodeOptions, sink: Output
   const headerLen = 5 + (single ? 0 : 1) + dictLen + fcsLen;
   await src.need(headerLen);
 
+  const program = opts.native !== false && src.origin ? findProgram('zstd') : undefined;
+  if (opts.native !== false && nativeZstd && (!program || bytesLeft(src.origin!) < PROGRAM_FROM)) {
+    yield* zlibFrame(src, headerLen, hasChecksum === 1, sink);
+    return;
+  }
   // fzstd does not read the content checksum: it is checked here (node:zlib and the zstd program check it themselves).
   let hash: Xxh64 | undefined;
   const builtIn = () => {
@@ -64,15 +79,10 @@ async function* zstdMember(input: MemberInput, opts: DecodeOptions, sink: Output
     return fzstdFeed(sink, hash);
   };
   // In a file the frame's length is found first, from its block headers read in place, so the program starts at once.
-  // The program reading the frame itself beats node:zlib's zstd too (ls of the distribution image: 0.38 s against
-  // 0.45 s, 124 MB RSS against 140 MB): node:zlib writes its output into fresh memory, 1 MiB after 1 MiB.
-  const length = opts.native !== false && src.origin && findProgram('zstd') ? frameLengthInFile(src.origin.path, src.origin.start, headerLen, hasChecksum === 1) : undefined;
+  const length = program ? frameLengthInFile(src.origin!.path, src.origin!.start, headerLen, hasChecksum === 1) : undefined;
   const args = ['-d', '-c', '-q'];
   const direct = length === undefined ? undefined : programFeed('zstd', args, sink, { origin: src.origin, reach: length, direct: true });
-  const dec =
-    opts.native === false
-      ? builtIn()
-      : (direct ?? (nativeZstd ? zlibFeed(sink) : (programFeed('zstd', args, sink, { origin: src.origin }) ?? builtIn())));
+  const dec = opts.native === false ? builtIn() : (direct ?? programFeed('zstd', args, sink, { origin: src.origin }) ?? builtIn());
   let expected = 0;
   let checksumAt = 0;
   const corrupt = (e: unknown, at: number) =>
@@ -96,12 +106,8 @@ async function* zstdMember(input: MemberInput, opts: DecodeOptions, sink: Output
     let batch: Buffer[] = [src.take(headerLen)];
     let batchStart = 0;
     for (let last = false; !last; ) {
-      const at = src.offset;
-      await src.need(3);
-      const h = blockHeader(src.peek(3));
+      const h = await nextBlock(src);
       last = h.last;
-      if (h.type === 3) throw new FormatError('reserved zstd block type', { offset: at });
-      if (h.size > MAX_BLOCK) throw new FormatError(`zstd block size ${h.size} exceeds 128 KiB`, { offset: at });
       await src.need(h.len);
       batch.push(src.take(h.len));
       if (last && hasChecksum) {
@@ -139,20 +145,49 @@ async function* zstdMember(input: MemberInput, opts: DecodeOptions, sink: Output
   src.finish();
 }
 
-/** node:zlib's zstd into pooled chunks; a batch of blocks yields at most BLOCKS_PER_WRITE x 128 KiB into the sink. */
-function zlibFeed(sink: OutputSink): Feed {
+/**
+ * node:zlib's zstd (Node 24), on this thread, into pooled chunks. Block by
+ * block, so the frame's end is known without trusting the decoder to stop
+ * there, and each block in the pieces it was read in: gathering a block
+ * that crosses a read chunk would copy it into fresh memory. libzstd checks
+ * the content checksum itself.
+ */
+async function* zlibFrame(src: ByteSource, headerLen: number, checksum: boolean, sink: OutputSink): AsyncGenerator<Buffer, void, undefined> {
+  src.reuseInput();
   const dec = new ZlibInto(z.createZstdDecompress!(), sink);
-  return {
-    write: async (parts) => {
-      for (const p of parts) for (let at = 0; at < p.length && !dec.ended; ) at += dec.step(p, at, p.length - at);
-      return true;
-    },
-    end: async () => {
-      dec.finish();
-      return true;
-    },
-    close: () => dec.close(),
+  const feed = (b: Buffer, at: number) => {
+    try {
+      for (let off = 0; off < b.length; ) off += dec.step(b, off, b.length - off);
+    } catch (e) {
+      throw e instanceof FormatError ? e : new FormatError(`corrupt zstd data: ${(e as Error).message}`, { offset: at });
+    }
   };
+  try {
+    feed(src.take(headerLen), 0);
+    for (let last = false; !last; ) {
+      const at = src.offset;
+      const h = await nextBlock(src);
+      last = h.last;
+      await src.pass(h.len, (piece) => feed(piece, at));
+      if (sink.ready) yield* sink.drain();
+    }
+    if (checksum) {
+      const at = src.offset;
+      await src.pass(4, (piece) => feed(piece, at));
+    }
+    try {
+      dec.finish();
+    } catch (e) {
+      throw new FormatError(`corrupt zstd data: ${(e as Error).message}`, { offset: src.offset });
+    }
+  } catch (e) {
+    dec.emit();
+    throw e;
+  } finally {
+    dec.close();
+  }
+  yield* sink.drain();
+  src.finish();
 }
 
 function fzstdFeed(sink: OutputSink, hash: Xxh64 | undefined): Feed {
@@ -187,6 +222,24 @@ export const encodeZstd: Encoder = async function* (source, opts) {
     yield* pipeThrough(z.createZstdCompress({ params }), source);
   }
 };
+
+function bytesLeft(origin: { path: string; start: number }): number {
+  try {
+    return statSync(origin.path).size - origin.start;
+  } catch {
+    return Infinity;
+  }
+}
+
+/** The header of the block at the source's position, checked, not consumed. */
+async function nextBlock(src: ByteSource): Promise<{ last: boolean; len: number }> {
+  const at = src.offset;
+  await src.need(3);
+  const h = blockHeader(src.peek(3));
+  if (h.type === 3) throw new FormatError('reserved zstd block type', { offset: at });
+  if (h.size > MAX_BLOCK) throw new FormatError(`zstd block size ${h.size} exceeds 128 KiB`, { offset: at });
+  return h;
+}
 
 /** A block header (3 bytes, little-endian): `len` is the whole block's bytes (an RLE block stores one). */
 function blockHeader(bh: Buffer): { last: boolean; type: number; size: number; len: number } {

@@ -1,0 +1,26 @@
+// Run by the build under Node 24: compiles dist/rdrescue.cjs as
+// scripts/sea-main.cjs does, runs a few commands on the example image so V8
+// compiles what they call, then writes the code cache, which then holds those
+// functions too. Usage: node code-cache.cjs BUNDLE OUT IMAGE (stdout unused).
+'use strict';
+const { readFileSync, writeFileSync } = require('node:fs');
+const { Script } = require('node:vm');
+const { dirname } = require('node:path');
+
+const [bundle, out, image] = process.argv.slice(2);
+const source = readFileSync(bundle, 'utf8');
+const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source.replace(/^#!.*/, '')}\n})`, { filename: bundle });
+
+const [first, ...more] = [['ls', '-l', image], ['info', image], ['ls', image], ['extract', '--help']];
+// The bundle runs the first command itself and ends it with process.exit (src/cli.ts: finish): the others follow then.
+const exit = process.exit;
+let firstDone;
+process.exit = () => firstDone();
+new Promise((resolve) => (firstDone = resolve)).then(async () => {
+  for (const args of more) await module_.exports.main(args);
+  writeFileSync(out, script.createCachedData());
+  exit(0);
+});
+process.argv = [process.argv[0], bundle, ...first];
+const module_ = { exports: {} };
+script.runInThisContext()(module_.exports, require, module_, bundle, dirname(bundle));
