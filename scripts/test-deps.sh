@@ -5,7 +5,7 @@
 set -euo pipefail
 PACKAGES=(
   # readers, writers and peers used as oracles
-  cpio libarchive-tools busybox-static zstd xz-utils lz4 lzop bzip2 pigz file
+  cpio libarchive-tools busybox-static zstd xz-utils lz4 lzop bzip2 pigz file python3
   dracut-core initramfs-tools linux-image-amd64 kmod binutils
   # filesystems, block devices, labels and ACLs
   e2fsprogs xfsprogs btrfs-progs util-linux fdisk gdisk attr acl lvm2 cryptsetup-bin

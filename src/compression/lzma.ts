@@ -62,6 +62,8 @@ async function* lzmaMember(input: MemberInput, sink: OutputSink): AsyncGenerator
     try {
       dec.decode(limit, final);
     } catch (e) {
+      // Every symbol decoded before the input ran out is right: salvage hands it on.
+      if (e instanceof TruncatedInput) sink.push(dec.takeOutput());
       throw corrupt(e);
     } finally {
       src.skip(dec.inPos - v.pos);

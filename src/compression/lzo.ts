@@ -1,6 +1,6 @@
 import { FormatError } from '../errors.js';
 import { adler32, crc32 } from './checksum.js';
-import { Passer, pipeProgram, programFeed } from './pipe.js';
+import { Passer, pipeProgram, programFeed, type Feed } from './pipe.js';
 import { OutputSink, salvaged } from './sink.js';
 import { ByteSource } from './source.js';
 import type { Decoder, DecodeOptions, Encoder, MemberInput } from './types.js';
@@ -207,22 +207,7 @@ async function* lzoMember(input: MemberInput, opts: DecodeOptions, sink: OutputS
   const feed = opts.native === false ? undefined : programFeed('lzop', ['-d', '-c', '-q'], sink, { origin: src.origin });
   if (feed) {
     const pass = new Passer(src, feed, sink);
-    try {
-      await feed.write([raw]);
-      for (;;) {
-        const at = src.offset;
-        const dstLen = (await pass.take(4)).readUInt32BE(0);
-        if (dstLen === 0) break;
-        if (dstLen > BLOCK_MAX) throw new FormatError(`lzop block of ${dstLen} bytes exceeds the 256 KiB the kernel accepts`, { offset: at });
-        const srcLen = (await pass.take(4)).readUInt32BE(0);
-        if (srcLen === 0 || srcLen > dstLen) throw new FormatError(`bad lzop compressed block length ${srcLen}`, { offset: at + 4 });
-        await pass.take(4 * (dChecks.length + (srcLen < dstLen ? cChecks.length : 0)) + srcLen);
-        yield* pass.flushIfFull();
-      }
-      yield* pass.end();
-    } finally {
-      pass.close();
-    }
+    yield* pass.run(walkLzop(src, pass, feed, raw, dChecks.length, cChecks.length));
     src.finish();
     return;
   }
@@ -271,6 +256,22 @@ async function* lzoMember(input: MemberInput, opts: DecodeOptions, sink: OutputS
   const rest = sink.take();
   if (rest.length) yield rest;
   src.finish();
+}
+
+/** Pass the blocks of one lzop file to the lzop program, finding its end from the block lengths alone (no decoding). */
+async function* walkLzop(src: ByteSource, pass: Passer, feed: Feed, header: Buffer, dChecks: number, cChecks: number): AsyncGenerator<Buffer, void, undefined> {
+  await feed.write([header]);
+  for (;;) {
+    const at = src.offset;
+    const dstLen = (await pass.take(4)).readUInt32BE(0);
+    if (dstLen === 0) break;
+    if (dstLen > BLOCK_MAX) throw new FormatError(`lzop block of ${dstLen} bytes exceeds the 256 KiB the kernel accepts`, { offset: at });
+    const srcLen = (await pass.take(4)).readUInt32BE(0);
+    if (srcLen === 0 || srcLen > dstLen) throw new FormatError(`bad lzop compressed block length ${srcLen}`, { offset: at + 4 });
+    await pass.take(4 * (dChecks + (srcLen < dstLen ? cChecks : 0)) + srcLen);
+    yield* pass.flushIfFull();
+  }
+  yield* pass.end();
 }
 
 export const encodeLzo: Encoder = async function* (source, opts) {

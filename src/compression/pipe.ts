@@ -514,13 +514,25 @@ export class Passer {
     yield* this.sink.drain();
   }
 
+  /** Runs a member's walk (which ends with end()) and closes the feed; a failed walk is salvaged first. */
+  async *run(walk: AsyncGenerator<Buffer, void, undefined>): AsyncGenerator<Buffer, void, undefined> {
+    try {
+      yield* walk;
+    } catch (e) {
+      yield* this.salvage();
+      throw e;
+    } finally {
+      this.close();
+    }
+  }
+
   /**
    * After the walk failed (the data is cut short or corrupt), the program
    * still gets every byte there is, and what it decodes from them is handed
    * on: salvage. Its own failure at the cut is expected; the walk's error is
    * the one to report.
    */
-  async *salvage(): AsyncGenerator<Buffer, void, undefined> {
+  private async *salvage(): AsyncGenerator<Buffer, void, undefined> {
     const rest = this.src.available ? this.src.take(this.src.available) : undefined;
     if (rest) {
       this.parts.push(rest);
@@ -530,10 +542,12 @@ export class Passer {
       yield* this.end();
     } catch {
       yield* this.sink.drain();
+      // The output limit was reached before the cut: that is the first damage.
+      if (this.sink.overLimit) throw this.sink.overLimit;
     }
   }
 
-  close(): void {
+  private close(): void {
     this.feed.close();
   }
 

@@ -19,6 +19,8 @@ export class OutputSink {
   private parts: Buffer[] = [];
   private pending = 0;
   total = 0;
+  /** Set once the output passed the limit: that error stands, whatever else fails after it. */
+  overLimit?: FormatError;
 
   constructor(
     private readonly format: string,
@@ -30,7 +32,7 @@ export class OutputSink {
     if (b.length === 0) return;
     this.total += b.length;
     if (this.total > this.maxOutput) {
-      throw new FormatError(`${this.format} member expands beyond the ${this.maxOutput}-byte output limit (decompression bomb guard)`);
+      throw (this.overLimit = new FormatError(`${this.format} member expands beyond the ${this.maxOutput}-byte output limit (decompression bomb guard)`));
     }
     this.parts.push(Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.length));
     this.pending += b.length;

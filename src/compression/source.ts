@@ -116,8 +116,8 @@ export class ByteSource {
     if (this.reuse) chunks.give(this.buf);
     this.buf = Buffer.alloc(0);
     this.pos = 0;
-    this.base += rest;
-    this.input.skip(rest);
+    // Past the end of the input the offset stays at its end, where the truncation is then reported.
+    this.base += this.input.skip(rest);
   }
 
   peek(n: number): Buffer {

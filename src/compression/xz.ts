@@ -97,14 +97,7 @@ async function* xzMember(input: MemberInput, opts: DecodeOptions, sink: OutputSi
   const feed = opts.native === false ? undefined : programFeed('xz', ['-d', '-c', '-q', '-T0', '--single-stream'], sink, { origin: src.origin, reach: 'stops-at-end' });
   if (feed) {
     const pass = new Passer(src, feed, sink);
-    try {
-      yield* walkXz(src, pass);
-    } catch (e) {
-      yield* pass.salvage();
-      throw e;
-    } finally {
-      pass.close();
-    }
+    yield* pass.run(walkXz(src, pass));
     src.finish();
     return;
   }
@@ -184,8 +177,9 @@ async function* xzMember(input: MemberInput, opts: DecodeOptions, sink: OutputSi
         }
         await src.need(2);
         const size = src.take(2).readUInt16BE(0) + 1;
-        await src.need(size);
-        let data = src.take(size);
+        // A cut chunk's bytes before the cut are output too (salvage); the cut is reported after them.
+        const whole = await src.fill(size);
+        let data = src.take(whole ? size : src.available);
         while (data.length) {
           const n = Math.min(dec.room, data.length);
           dec.copyIn(data.subarray(0, n));
@@ -196,6 +190,7 @@ async function* xzMember(input: MemberInput, opts: DecodeOptions, sink: OutputSi
           produced += out.length;
           if (sink.ready) yield sink.take();
         }
+        if (!whole) throw src.truncated();
         continue;
       }
       if (c < 0x80) throw bad(`invalid LZMA2 control byte 0x${c.toString(16)}`, at);
@@ -223,9 +218,9 @@ async function* xzMember(input: MemberInput, opts: DecodeOptions, sink: OutputSi
         throw bad('LZMA2 chunk without properties', at);
       }
       if (mode >= 1) dec.resetState();
-      await src.need(psize);
+      const whole = await src.fill(psize);
       const v = src.view();
-      dec.setInput(v.buf, v.pos, v.pos + psize);
+      dec.setInput(v.buf, v.pos, v.pos + (whole ? psize : src.available));
       try {
         dec.rcInit();
         let left = usize;
@@ -241,6 +236,11 @@ async function* xzMember(input: MemberInput, opts: DecodeOptions, sink: OutputSi
         }
         if (dec.hasPending || !dec.rcFinish() || dec.inPos !== v.pos + psize) throw new LzmaDataError('LZMA2 chunk does not end where its header says');
       } catch (e) {
+        if (!whole) {
+          // The input ends inside this chunk: what decoded before the cut is right and goes on (salvage).
+          if (e instanceof TruncatedInput) sink.push(bcj ? bcj.push(dec.takeOutput()) : dec.takeOutput());
+          throw src.truncated();
+        }
         if (e instanceof TruncatedInput) throw bad('corrupt xz data: LZMA2 chunk data ends early', at);
         if (e instanceof LzmaDataError) throw bad(`corrupt xz data: ${e.message}`, at);
         throw e;

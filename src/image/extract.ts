@@ -127,25 +127,27 @@ export class TreeWriter {
         if (fd === undefined) return;
         let got = 0;
         try {
-          for await (const chunk of body()) {
-            let off = 0;
-            while (off < chunk.length) off += writeSync(fd, chunk, off);
-            got += chunk.length;
+          try {
+            for await (const chunk of body()) {
+              let off = 0;
+              while (off < chunk.length) off += writeSync(fd, chunk, off);
+              got += chunk.length;
+            }
+          } finally {
+            // The image ends inside this file (its data stops short, or the decoder fails there):
+            // its other names (a hard-link group) must not hold a cut body either.
+            if (got < e.size) ftruncateSync(fd, 0);
           }
-          // The image ends inside this file: its other names (a hard-link group) must not hold a cut body either.
-          if (got < e.size) ftruncateSync(fd, 0);
           if (this.owners) fchownSync(fd, e.uid, e.gid);
           if (chmod) fchmodSync(fd, perm);
           futimesSync(fd, e.mtime, e.mtime);
         } finally {
           closeSync(fd);
+          this.bytes += got;
+          // Nor is a cut file left looking whole under this name: the read error names it.
+          if (got < e.size) this.tree.at(rel, (p) => unlinkSync(p(rel)));
         }
-        this.bytes += got;
-        if (got < e.size) {
-          // Nor is a cut file left looking whole under this name: the read error that follows names it.
-          this.tree.at(rel, (p) => unlinkSync(p(rel)));
-          return;
-        }
+        if (got < e.size) return;
         this.files++;
         return;
       }

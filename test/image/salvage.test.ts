@@ -92,7 +92,7 @@ t.test('compressed archives cut at many points: what ls lists is what cpio -t li
   }
 });
 
-t.test('xz cut late: the entries in the LZMA2 chunks before the cut are listed (the chunk being decoded is lost)', async (t) => {
+t.test('xz cut late: the entries decoded before the cut are listed, by the xz program and the built-in decoder alike', async (t) => {
   const tree = join(work, 'xz-tree');
   mkdirSync(join(tree, 'a'), { recursive: true });
   for (let i = 0; i < 8; i++) writeFileSync(join(tree, 'a', `f${i}`), `small ${i}\n`);
@@ -105,7 +105,7 @@ t.test('xz cut late: the entries in the LZMA2 chunks before the cut are listed (
   t.match(ls.stdout, /^\.\na\n(a\/f\d\n){8}b\.bin\n/, 'everything up to the big file');
   const builtIn = rdrescue(['ls', '--no-native', image('late.xz', full.subarray(0, full.length - 1000))]);
   t.equal(builtIn.status, 3);
-  t.ok(ls.stdout.startsWith(builtIn.stdout), 'the built-in decoder lists a prefix (it loses the LZMA2 chunk it was in)');
+  t.equal(builtIn.stdout, ls.stdout, 'the built-in decoder lists the same: the LZMA2 chunk the cut goes through is decoded up to the cut');
 });
 
 t.test('a later segment cut short: the complete segments are listed and extracted whole; info says how far the cut one was read', async (t) => {
