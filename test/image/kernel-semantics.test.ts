@@ -3,14 +3,14 @@
 // (test/helpers/gen-init-cpio.ts) and GNU cpio; where cpio agrees with the
 // kernel, GNU cpio is the oracle, elsewhere the rule derived from
 // initramfs.c (named in each test and in docs/kernel-semantics.md).
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { execFileSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { formatHeader } from '../../src/cpio/header.js';
-import { rdrescue } from '../helpers/cli.js';
+import { rdrescue, type CliResult } from '../helpers/cli.js';
 import { genInitCpio } from '../helpers/gen-init-cpio.js';
 import { newcEntry } from '../helpers/newc-entry.js';
 import { gnuExtract } from '../helpers/sample-tree.js';
@@ -35,6 +35,16 @@ function image(name: string, bytes: Buffer): string {
   return p;
 }
 const cpioList = (bytes: Buffer) => execFileSync('cpio', ['-t', '--quiet'], { input: bytes }).toString();
+
+/** Extracts an image into two DIRs prepared alike: with rdrescue into `ours`, with GNU cpio -idm into `theirs`. */
+function extractBoth(t: Test, bytes: Buffer, img: string, ours: string, theirs: string, prepare: (dest: string) => void): CliResult {
+  prepare(ours);
+  prepare(theirs);
+  const x = rdrescue(['extract', img, ours]);
+  t.equal(x.status, 0, x.stderr);
+  execFileSync('sh', ['-c', 'cd "$1" && cpio -idm --quiet', 'sh', theirs], { input: bytes });
+  return x;
+}
 
 const EVERY_TYPE = `# every entry type gen_init_cpio writes
 dir /dev 0755 0 0
@@ -133,12 +143,7 @@ t.test('a 4,095-byte name extracts as GNU cpio extracts it into a 3,000-byte DIR
   const ours = deepDir(join(work, 'long-merge'));
   const theirs = deepDir(join(work, 'long-merge-cpio'));
   t.ok(ours.length > 3000);
-  prepare(ours);
-  prepare(theirs);
-  const x = rdrescue(['extract', img, ours]);
-  t.equal(x.status, 0, x.stderr);
-  t.equal(x.stderr, '');
-  execFileSync('sh', ['-c', 'cd "$1" && cpio -idm --quiet', 'sh', theirs], { input: bytes });
+  t.equal(extractBoth(t, bytes, img, ours, theirs, prepare).stderr, '');
   // find(1) walks with openat(): paths past PATH_MAX are fine
   const facts = (dest: string, what: string) => execFileSync('sh', ['-c', `cd "$1" && find . -mindepth 1 -printf '${what} %p\\n' | sort`, 'sh', dest]).toString();
   t.equal(facts(ours, '%y %m %s %U:%G'), facts(theirs, '%y %m %s %U:%G'), 'types, modes, sizes and owners as GNU cpio gives them');
@@ -164,11 +169,7 @@ t.test('a directory whose name is not UTF-8 merges into the one already in DIR, 
   };
   const ours = join(work, 'latin1-merge');
   const theirs = `${ours}-cpio`;
-  prepare(ours);
-  prepare(theirs);
-  const x = rdrescue(['extract', img, ours]);
-  t.equal(x.status, 0, x.stderr);
-  execFileSync('sh', ['-c', 'cd "$1" && cpio -idm --quiet', 'sh', theirs], { input: bytes });
+  extractBoth(t, bytes, img, ours, theirs, prepare);
   const facts = (dest: string) => execFileSync('sh', ['-c', `cd "$1" && find . -mindepth 1 -printf '%y %m %s %p\\n' | sort`, 'sh', dest]).toString('latin1');
   t.equal(facts(ours), facts(theirs));
   t.match(facts(ours), /caf\xe9\/old/, 'what DIR held stays');
@@ -316,11 +317,7 @@ t.test('a 0700 DIR, and a directory in it the archive only writes into, keep the
   };
   const ours = join(work, 'private-dir');
   const theirs = `${ours}-cpio`;
-  prepare(ours);
-  prepare(theirs);
-  const x = rdrescue(['extract', img, ours]);
-  t.equal(x.status, 0, x.stderr);
-  execFileSync('sh', ['-c', 'cd "$1" && cpio -idm --quiet', 'sh', theirs], { input: bytes });
+  extractBoth(t, bytes, img, ours, theirs, prepare);
   const modes = (dest: string) => ['', 'etc', 'var'].map((p) => (statSync(join(dest, p)).mode & 0o7777).toString(8));
   t.same(modes(ours), modes(theirs));
   t.same(modes(ours), ['700', '700', '755'], 'the directory the archive has gets its mode');
