@@ -199,7 +199,7 @@ export class TreeWriter {
   }
 
   skip(e: Entry, why: string): void {
-    this.warn(`skipped ${e.type} ${JSON.stringify(e.name)}: ${why}`);
+    this.warn(`skipped ${e.type === 'unknown' ? 'entry' : e.type} ${JSON.stringify(e.name)}: ${why}`);
     this.skipped++;
   }
 

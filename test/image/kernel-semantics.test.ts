@@ -233,8 +233,8 @@ t.test('an entry of unknown file type is listed as cpio lists it and never creat
   const dest = join(work, 'unknown-type');
   const x = rdrescue(['extract', img, dest]);
   t.equal(x.status, 0, x.stderr);
-  t.match(x.stderr, /skipped unknown "weird": unknown file type in mode 170644/);
-  t.match(x.stderr, /skipped unknown "a": unknown file type in mode 000644 .*"a" was there and is removed, as the kernel's clean_path\(\) removes it/);
+  t.match(x.stderr, /skipped entry "weird": unknown file type in mode 170644/);
+  t.match(x.stderr, /skipped entry "a": unknown file type in mode 000644 .*"a" was there and is removed, as the kernel's clean_path\(\) removes it/);
   t.same(execFileSync('ls', ['-A', dest]).toString(), 'after\n', 'only the file after them: the kernel\'s tree');
   t.equal(readFileSync(join(dest, 'after'), 'utf8'), 'after\n');
   const cat = rdrescue(['cat', img, 'a']);
