@@ -49,7 +49,7 @@ console.log(JSON.stringify({ native: nativeZstd, chunks: chunks.allocated, rest:
 `,
   );
   const out = join(dir, 'out');
-  // No zstd program on PATH: node:zlib's zstd is the decoder, as in a single executable without the zstd package.
+  // Without the zstd program too: node:zlib's zstd needs none.
   const r = spawnSync(node24, ['--import', 'tsx', script, file, out], { encoding: 'utf8', env: { ...process.env, PATH: '/nonexistent' } });
   if (r.status !== 0) throw new Error(r.stderr);
   return { ...JSON.parse(r.stdout.trim()), out: readFileSync(out) };
