@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { closeSync, constants, fchmodSync, ftruncateSync, fchownSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, renameSync, rmSync, unlinkSync, symlinkSync, writeSync, chmodSync, utimesSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, ftruncateSync, fchownSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync, openSync, renameSync, rmSync, unlinkSync, symlinkSync, writeSync, chmodSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
+import { makeDirs } from './make-dirs.js';
 import type { Entry } from '../cpio/entry.js';
 import { RdError, EXIT, locate, systemCause } from '../errors.js';
 import { normalizeName, nameFilter } from './names.js';
@@ -82,7 +83,7 @@ export class TreeWriter {
     private owners: boolean,
     private warn: (m: string) => void,
   ) {
-    mkdirSync(root, { recursive: true });
+    makeDirs(root);
     this.tree = new SafeTree(root);
   }
 
@@ -258,7 +259,7 @@ export async function extractImage(image: string, dest: string, opts: ExtractOpt
   const report: ExtractReport = { segments: done, entries: 0, files: 0, bytes: 0, skipped: 0 };
   const segs: Segment[] = [];
   try {
-    mkdirSync(dest, { recursive: true });
+    makeDirs(dest);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const cause = code === 'EEXIST' || code === 'ENOTDIR' ? 'it or a parent is not a directory' : systemCause(e);

@@ -1,5 +1,6 @@
-import { chmodSync, lchownSync, lstatSync, mkdirSync, readdirSync, renameSync, rmdirSync, statSync, unlinkSync, utimesSync, type Stats } from 'node:fs';
+import { chmodSync, lchownSync, lstatSync, readdirSync, renameSync, rmdirSync, statSync, unlinkSync, utimesSync, type Stats } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
+import { makeDirs } from './make-dirs.js';
 import { joinBytes } from '../cpio/name-bytes.js';
 import { RdError, EXIT } from '../errors.js';
 
@@ -23,7 +24,7 @@ import { RdError, EXIT } from '../errors.js';
  * only to hold something keeps what it had, as cpio and the kernel leave it.
  */
 export function moveInto(from: string, to: string, archiveDirs: ReadonlySet<string>): void {
-  mkdirSync(to, { recursive: true });
+  makeDirs(to);
   // The staged directory is carried inside the directory it merges into, level by level.
   const carry = Buffer.from(basename(from));
   const meta = lstatSync(from);

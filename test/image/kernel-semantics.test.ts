@@ -307,6 +307,14 @@ t.test('a DIR that is a file, or under one, is one line in words (exit 1), not N
   }
 });
 
+t.test('a DIR inside /proc, where mkdir says ENOENT under an existing parent, is one line (exit 1), not an endless mkdir -p', async (t) => {
+  const img = image('small.cpio', genInitCpio(`file a ${data}/small 0644 0 0\n`, { mtime: T }));
+  // Node's recursive mkdirSync retried this forever at 100% CPU; the limit only turns a hang into a failure.
+  const r = rdrescue(['extract', img, '/proc/sys/rdrescue-test/x'], { timeout: 60_000 });
+  t.equal(r.status, 1);
+  t.match(r.stderr, /^rdrescue: cannot create \/proc\/sys\/rdrescue-test\/x: .+\n$/);
+});
+
 t.test('a 0700 DIR, and a directory in it the archive only writes into, keep their modes, as GNU cpio and the kernel leave them', async (t) => {
   const bytes = genInitCpio(`file /etc/fstab ${data}/small 0644 0 0\ndir /var 0755 0 0\n`, { mtime: T });
   const img = image('no-parent-entry.cpio', bytes);
