@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { realisticData, tool } from './helpers.js';
 import { rdrescue } from '../helpers/cli.js';
+import { nativeZstd } from '../../src/compression/zstd.js';
 
 const node24 = resolve('node_modules/node24/bin/node');
 const dir = mkdtempSync(join(tmpdir(), 'rdrescue-zstd-paths-'));
@@ -113,7 +114,7 @@ t.test("node:zlib's zstd: corruption and a wrong checksum are errors at their pl
   t.ok(b.out.length <= 2 ** 20 + 512 * 1024, `stopped after ${b.out.length} bytes`);
 });
 
-t.test('the zstd program reads an image that is one frame from the file itself, with no dd', async (t) => {
+t.test('the zstd program reads an image that is one frame from the file itself, with no dd', { skip: nativeZstd && 'this Node has zstd in node:zlib, which the bundle then uses instead of the program' }, async (t) => {
   // A zstd on PATH that records what its stdin is, then runs the real one.
   const bin = join(dir, 'bin');
   execFileSync('mkdir', ['-p', bin]);
@@ -133,7 +134,7 @@ t.test('the zstd program reads an image that is one frame from the file itself, 
     [padded, 'dd'],
   ] as const) {
     rmSync(log, { force: true });
-    // The bundle runs on this Node (20, no zstd in node:zlib): the program is the decoder, whatever the size.
+    // The bundle runs on this Node (20: no zstd in node:zlib), so the program is the decoder.
     const r = rdrescue(['ls', img], { env: { ...process.env, PATH: bin } });
     t.equal(r.status, 0, r.stderr);
     t.equal(r.stdout, expected, 'the listing GNU cpio gives');
