@@ -37,7 +37,29 @@ function remountAll(r: HeldMount, old: HeldMount['steps']): void {
   for (const s of old) {
     if (!reattached(s)) h.record.steps.push(s);
     else if (s.kind === 'loop') renamed.set(s.device, h.attach({ ...s.spec, readOnly: false }));
-    else if (s.kind === 'mount') h.mount(renamed.get(s.device) ?? s.device, s.target, s.fsType, s.options.filter((o) => !SKIP_REPLAY.has(o)), s.what);
+    else if (s.kind === 'mount') mountAgain(() => h.mount(renamed.get(s.device) ?? s.device, s.target, s.fsType, s.options.filter((o) => !SKIP_REPLAY.has(o)), s.what), s.fsType);
   }
   saveRecord(r);
+}
+
+/** How long a read-write XFS mount waits for the read-only instance of the same filesystem to end. */
+const XFS_GONE_MS = 10_000;
+
+/**
+ * The read-only mount was unmounted, but a mount namespace made meanwhile (a
+ * service with PrivateTmp or PrivateMounts, an unshare) holds a copy of it,
+ * and the filesystem lives on until that namespace ends: XFS then refuses
+ * the same UUID again ("duplicate UUID"). A namespace that ends soon (a
+ * short-lived process) is waited for; one that does not gives the error.
+ */
+function mountAgain(mount: () => void, fsType: string): void {
+  const until = Date.now() + (fsType === 'xfs' ? XFS_GONE_MS : 0);
+  for (;;) {
+    try {
+      return mount();
+    } catch (e) {
+      if (Date.now() >= until) throw e;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 250);
+    }
+  }
 }

@@ -263,6 +263,21 @@ t.test('an XFS whose log needs recovery: norecovery on the read-only loop, no by
   t.match(rootHash(d, 0, ['ro']), /^\$6\$/, 'a plain read-only mount works again: the log is clean');
 });
 
+t.test('a mount namespace holding a copy of the read-only XFS while the fix remounts it: the fix waits for it instead of failing on "duplicate UUID"', async (t) => {
+  const d = disk(t, 'gpt', [{ sizeMiB: 300, fs: 'xfs', fill: (m) => writeRoot(m, { name: 'Rocky Linux', fstab: ['/dev/vda1 / xfs defaults 0 0'] }) }]);
+  const at = scratch(t);
+  t.equal(rdrescue(['mount', d.image, '--at', at]).status, 0);
+  // A process in its own mount namespace, made while the read-only mount exists: a service with PrivateTmp does this.
+  const holder = spawn('unshare', ['-m', '--propagation', 'private', 'sleep', '2'], { stdio: 'ignore' });
+  const ended = new Promise((r) => holder.on('exit', r));
+  await new Promise((r) => setTimeout(r, 300));
+  passwd(t, at);
+  await ended;
+  t.equal(rdrescue(['umount', at]).status, 0);
+  released(t, d, at);
+  t.match(rootHash(d, 0, ['ro']), /^\$6\$/, 'the new password is on the disk');
+});
+
 t.test('an fstab entry whose device is not on the disk: a warning naming the fix, the rest is mounted', async (t) => {
   const d = rhelDisk(t, ['UUID=dead0000-0000-4000-8000-000000000000 /data xfs defaults 0 0', 'UUID=dead0000-0000-4000-8000-000000000001 /opt xfs nofail 0 0']);
   const at = scratch(t);
