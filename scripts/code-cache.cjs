@@ -6,10 +6,11 @@
 const { readFileSync, writeFileSync } = require('node:fs');
 const { Script } = require('node:vm');
 const { dirname } = require('node:path');
+const { wrap } = require('./sea-main.cjs');
 
 const [bundle, out, image] = process.argv.slice(2);
 const source = readFileSync(bundle, 'utf8');
-const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source.replace(/^#!.*/, '')}\n})`, { filename: bundle });
+const script = new Script(wrap(source), { filename: bundle });
 
 const [first, ...more] = [['ls', '-l', image], ['info', image], ['ls', image], ['extract', '--help']];
 // The bundle runs the first command itself and ends it with process.exit (src/cli.ts: finish): the others follow then.
