@@ -19,8 +19,7 @@
  * simply garbage-collected: correctness never depends on the pool, only speed,
  * and `allocated` shows what a path costs (test/compression/buffers.test.ts).
  *
- * Not on the pool yet: the two-core inflate's job output (node:zlib's async
- * stream API allocates it), the built-in TypeScript decoders, a program's
+ * Not on the pool yet: the built-in TypeScript decoders, a program's
  * stdout pipe where no fifo can be made, and the input of decoders that keep
  * views of it (a program fed through its stdin).
  */

@@ -3,8 +3,8 @@ import { FormatError } from '../errors.js';
 import { crc32 } from './checksum.js';
 import { OutputSink, salvaged } from './sink.js';
 import { ByteSource } from './source.js';
-import { inflateParallel, parallelWorthwhile } from './inflate-parallel.js';
 import type { Decoder, DecodeOptions, Encoder, MemberInput } from './types.js';
+import { inflateAhead } from './inflate-ahead.js';
 import { pumpUntilEnd, ZlibInto } from './zlib-stream.js';
 
 const FHCRC = 0x02;
@@ -18,7 +18,8 @@ const SLICE = 256 * 1024;
 /**
  * One gzip member: the header is parsed here (the kernel's gunzip only knows
  * FNAME; FEXTRA/FCOMMENT/FHCRC are accepted too), node:zlib inflates the raw
- * deflate data (a large member on two cores: inflate-parallel.ts), then the
+ * deflate data (on the thread pool, ahead of a consumer with work of its
+ * own: inflate-ahead.ts), then the
  * trailer's CRC-32 and ISIZE are checked (the kernel skips them; a mismatch
  * still means the image is damaged).
  */
@@ -58,17 +59,12 @@ async function* gzipMember(input: MemberInput, opts: DecodeOptions, sink: Output
     crc = crc32(d, crc);
   };
   const corrupt = (e: unknown, at: number) => new FormatError(`corrupt gzip data: ${(e as Error).message}`, { offset: at });
-  let trailer: Buffer;
-  let trailerAt: number;
-  if (await parallelWorthwhile(src)) {
-    ({ bytes: trailer, at: trailerAt } = yield* inflateParallel(src, input, sink, { slice: SLICE, maxOutput: opts.maxOutput, corrupt, onData }));
-  } else {
-    src.reuseInput();
-    yield* pumpUntilEnd(src, new ZlibInto(zlib.createInflateRaw(), sink, onData), sink, SLICE, corrupt);
-    await src.need(8);
-    trailerAt = src.offset;
-    trailer = src.take(8);
-  }
+  src.reuseInput();
+  if (opts.heavyConsumer) yield* inflateAhead(src, sink, { slice: SLICE, onData, describe: corrupt });
+  else yield* pumpUntilEnd(src, new ZlibInto(zlib.createInflateRaw(), sink, onData), sink, SLICE, corrupt);
+  await src.need(8);
+  const trailerAt = src.offset;
+  const trailer = src.take(8);
   if (trailer.readUInt32LE(0) !== crc) throw new FormatError('gzip CRC-32 mismatch (corrupt data)', { offset: trailerAt });
   if (trailer.readUInt32LE(4) !== sink.total % 2 ** 32) throw new FormatError('gzip ISIZE mismatch (corrupt data)', { offset: trailerAt + 4 });
   src.finish();

@@ -32,6 +32,13 @@ export interface DecodeOptions {
   maxOutput?: number;
   /** Use a native decompressor (node:zlib or a program on PATH) where that is faster; false forces the built-in decoder. */
   native?: boolean;
+  /**
+   * The consumer does heavy work of its own on each chunk (extract writes
+   * files): decode on another thread, ahead of it, where the decoder can.
+   * Otherwise a decoder on this thread is faster: each hand-over between
+   * threads costs about 0.3 ms on the machines this runs on.
+   */
+  heavyConsumer?: boolean;
 }
 
 /**

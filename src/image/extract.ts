@@ -299,7 +299,7 @@ export async function extractImage(image: string, dest: string, opts: ExtractOpt
   };
   try {
     if (opts.merged) writer = new TreeWriter(dest, owners, warn);
-    for await (const ev of readImage(image, { ...opts, withSkipped: true })) {
+    for await (const ev of readImage(image, { ...opts, withSkipped: true, heavyConsumer: true })) {
       if (ev.kind === 'segment') {
         segs.push(ev.segment);
         if (!opts.merged) close();

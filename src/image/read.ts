@@ -16,6 +16,8 @@ export interface ReadOptions extends ContainerOptions {
   maxOutput?: number;
   /** Allow native decompressors where faster; false forces the built-in decoders. */
   native?: boolean;
+  /** The caller does heavy work per entry (writing files): decompress ahead of it on another thread where possible. */
+  heavyConsumer?: boolean;
   /** Check the data of every file in crc archives, also of files the command skips (else only files read whole are checked). */
   verify?: boolean;
   /**
@@ -145,7 +147,7 @@ async function* walkPart(part: ImagePart, walk: Walk, opts: ReadOptions): AsyncG
       } else {
         seg.compression = magic.compression;
         s.giveBack();
-        const ahead = new ReadAhead(decoderFor(magic.compression)(src, { maxOutput: budget.left, native: opts.native }), READ_AHEAD);
+        const ahead = new ReadAhead(decoderFor(magic.compression)(src, { maxOutput: budget.left, native: opts.native, heavyConsumer: opts.heavyConsumer }), READ_AHEAD);
         let produced = 0;
         const out = new ByteStream({
           read: async () => {
