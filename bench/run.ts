@@ -82,7 +82,14 @@ function measure(cases: Case[], before?: () => void): Result[] {
 }
 
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-const out = join(scratch, 'out');
+/**
+ * Where extract writes: tmpfs when there is one. On this machine's disk the writeback of one run's 146 MB
+ * spilled into the next runs, and the extract rows varied by 40% between rounds; on tmpfs they differ by a
+ * few percent and measure the tools, not the disk. BENCH_EXTRACT_DIR picks another place (a disk, to see it).
+ */
+const extractBase = process.env.BENCH_EXTRACT_DIR ?? (existsSync('/dev/shm') ? mkdtempSync('/dev/shm/rdrescue-bench-') : scratch);
+if (extractBase !== scratch && !process.env.BENCH_EXTRACT_DIR) process.on('exit', () => rmSync(extractBase, { recursive: true, force: true }));
+const out = join(extractBase, 'out');
 const clean = () => rmSync(out, { recursive: true, force: true });
 
 /** The fastest peer that read the whole image without failing. */
@@ -108,6 +115,7 @@ console.log(`# rdrescue bench (${RUNS} runs each after a warm-up; ${new Date().t
 const node24 = join(root, 'node_modules/node24/bin/node');
 console.log(`npm package on system node ${execFileSync('node', ['--version']).toString().trim()}; single executable built from node ${existsSync(node24) ? execFileSync(node24, ['--version']).toString().trim() : '24'}`);
 console.log(`load average at the start: ${execFileSync('cat', ['/proc/loadavg']).toString().trim()} (2 cores shared with other work: compare within a table)`);
+console.log(`extract writes into ${extractBase} (${execFileSync('stat', ['-f', '-c', '%T', extractBase]).toString().trim()}; BENCH_EXTRACT_DIR picks another place)`);
 console.log('3cpio is not a peer here: it is neither in Debian 12 nor on npm, and only those two registries are reachable.');
 
 const segmentsOf = (image: string) => (JSON.parse(execFileSync(SEA, ['info', '--json', image]).toString()) as { segments: Array<{ offset: number; compression: string }> }).segments;

@@ -77,7 +77,7 @@ export async function* inflateAhead(src: ByteSource, sink: OutputSink, opts: Ahe
             let made: number;
             try {
               ({ made } = await step(zlib.constants.Z_FINISH, EMPTY, 0, 0, full));
-            } catch (e) {
+            } catch {
               full = undefined;
               throw sink.overLimit ?? src.truncated();
             }

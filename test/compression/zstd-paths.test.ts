@@ -8,7 +8,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { realisticData, tool } from './helpers.js';
-import { rdrescue } from '../helpers/cli.js';
+import { BUNDLE, rdrescue } from '../helpers/cli.js';
 import { nativeZstd } from '../../src/compression/zstd.js';
 
 const node24 = resolve('node_modules/node24/bin/node');
@@ -142,4 +142,34 @@ t.test('the zstd program reads an image that is one frame from the file itself, 
     if (reads === 'dd') t.match(stdin, /^(pipe|socket):/, `zero padding after the frame: dd copies the frame alone (stdin ${stdin})`);
     else t.equal(stdin, reads, 'stdin is the image file');
   }
+});
+
+t.test('under Node 24, extract has the zstd program decode on the other core; ls keeps node:zlib on its own thread', async (t) => {
+  // The same recording zstd on PATH as above: each run of it notes its stdin.
+  const bin = join(dir, 'bin24');
+  execFileSync('mkdir', ['-p', bin]);
+  const log = join(dir, 'stdin-of-zstd-24');
+  const real = execFileSync('sh', ['-c', 'command -v zstd'], { encoding: 'utf8' }).trim();
+  writeFileSync(join(bin, 'zstd'), `#!/bin/sh\nreadlink /proc/self/fd/0 >> ${log}\nexec ${real} "$@"\n`);
+  chmodSync(join(bin, 'zstd'), 0o755);
+  for (const p of ['mkfifo', 'dd', 'readlink']) symlinkSync(execFileSync('sh', ['-c', `command -v ${p}`], { encoding: 'utf8' }).trim(), join(bin, p));
+  const cpio = execFileSync('sh', ['-c', 'cd /usr/share/doc/tar 2>/dev/null || cd /etc; ls | head -n 40 | cpio -o -H newc --quiet'], { maxBuffer: 1 << 26 });
+  const image = join(dir, 'extract-24.img');
+  writeFileSync(image, tool('zstd', ['-q', '-c', '-19'], cpio));
+  const want = join(dir, 'want-24');
+  execFileSync('sh', ['-c', `mkdir -p '${want}' && cd '${want}' && zstd -dc '${image}' | cpio -idm --quiet`]);
+  const run = (args: string[]) => spawnSync(node24, [BUNDLE, ...args], { encoding: 'utf8', env: { ...process.env, PATH: bin } });
+
+  rmSync(log, { force: true });
+  const ls = run(['ls', image]);
+  t.equal(ls.status, 0, ls.stderr);
+  t.equal(ls.stdout, execFileSync('sh', ['-c', `zstd -dc '${image}' | cpio -it --quiet`], { encoding: 'utf8' }));
+  t.notOk(readFileSync(log, { encoding: 'utf8', flag: 'a+' }).trim(), 'ls: no zstd program ran');
+
+  const out = join(dir, 'got-24');
+  const x = run(['extract', image, out]);
+  t.equal(x.status, 0, x.stderr);
+  t.equal(readFileSync(log, 'utf8').trim(), image, 'extract: the program read the image file itself');
+  const tree = (d: string) => execFileSync('sh', ['-c', `cd '${d}' && find . -printf '%p %y %s %m\\n' | sort && find . -type f -exec md5sum {} + | sort`], { encoding: 'utf8' });
+  t.equal(tree(out), tree(want), 'the tree GNU cpio writes');
 });
