@@ -114,15 +114,20 @@ t.test("node:zlib's zstd: corruption and a wrong checksum are errors at their pl
   t.ok(b.out.length <= 2 ** 20 + 512 * 1024, `stopped after ${b.out.length} bytes`);
 });
 
-t.test('the zstd program reads an image that is one frame from the file itself, with no dd', { skip: nativeZstd && 'this Node has zstd in node:zlib, which the bundle then uses instead of the program' }, async (t) => {
-  // A zstd on PATH that records what its stdin is, then runs the real one.
-  const bin = join(dir, 'bin');
+/** A PATH directory whose zstd notes its stdin in `log`, then runs the real one (with mkfifo, dd and readlink beside it). */
+function recordingZstd(name: string): { bin: string; log: string } {
+  const bin = join(dir, name);
   execFileSync('mkdir', ['-p', bin]);
-  const log = join(dir, 'stdin-of-zstd');
+  const log = join(dir, `stdin-of-zstd-${name}`);
   const real = execFileSync('sh', ['-c', 'command -v zstd'], { encoding: 'utf8' }).trim();
   writeFileSync(join(bin, 'zstd'), `#!/bin/sh\nreadlink /proc/self/fd/0 >> ${log}\nexec ${real} "$@"\n`);
   chmodSync(join(bin, 'zstd'), 0o755);
   for (const p of ['mkfifo', 'dd', 'readlink']) symlinkSync(execFileSync('sh', ['-c', `command -v ${p}`], { encoding: 'utf8' }).trim(), join(bin, p));
+  return { bin, log };
+}
+
+t.test('the zstd program reads an image that is one frame from the file itself, with no dd', { skip: nativeZstd && 'this Node has zstd in node:zlib, which the bundle then uses instead of the program' }, async (t) => {
+  const { bin, log } = recordingZstd('bin');
   const cpio = execFileSync('sh', ['-c', 'cd /usr/share/doc/tar 2>/dev/null || cd /etc; ls | head -n 40 | cpio -o -H newc --quiet'], { maxBuffer: 1 << 26 });
   const image = join(dir, 'one-frame.img');
   writeFileSync(image, tool('zstd', ['-q', '-c', '-19'], cpio));
@@ -145,14 +150,7 @@ t.test('the zstd program reads an image that is one frame from the file itself, 
 });
 
 t.test('under Node 24, extract has the zstd program decode on the other core; ls keeps node:zlib on its own thread', async (t) => {
-  // The same recording zstd on PATH as above: each run of it notes its stdin.
-  const bin = join(dir, 'bin24');
-  execFileSync('mkdir', ['-p', bin]);
-  const log = join(dir, 'stdin-of-zstd-24');
-  const real = execFileSync('sh', ['-c', 'command -v zstd'], { encoding: 'utf8' }).trim();
-  writeFileSync(join(bin, 'zstd'), `#!/bin/sh\nreadlink /proc/self/fd/0 >> ${log}\nexec ${real} "$@"\n`);
-  chmodSync(join(bin, 'zstd'), 0o755);
-  for (const p of ['mkfifo', 'dd', 'readlink']) symlinkSync(execFileSync('sh', ['-c', `command -v ${p}`], { encoding: 'utf8' }).trim(), join(bin, p));
+  const { bin, log } = recordingZstd('bin24');
   const cpio = execFileSync('sh', ['-c', 'cd /usr/share/doc/tar 2>/dev/null || cd /etc; ls | head -n 40 | cpio -o -H newc --quiet'], { maxBuffer: 1 << 26 });
   const image = join(dir, 'extract-24.img');
   writeFileSync(image, tool('zstd', ['-q', '-c', '-19'], cpio));
