@@ -18,10 +18,9 @@ const SLICE = 256 * 1024;
 /**
  * One gzip member: the header is parsed here (the kernel's gunzip only knows
  * FNAME; FEXTRA/FCOMMENT/FHCRC are accepted too), node:zlib inflates the raw
- * deflate data (on the thread pool, ahead of a consumer with work of its
- * own: inflate-ahead.ts), then the
- * trailer's CRC-32 and ISIZE are checked (the kernel skips them; a mismatch
- * still means the image is damaged).
+ * deflate data (on the thread pool, ahead of a consumer with work of its own:
+ * inflate-ahead.ts), then the trailer's CRC-32 and ISIZE are checked (the
+ * kernel skips them; a mismatch still means the image is damaged).
  */
 export const decodeGzip: Decoder = (input, opts) => {
   const sink = new OutputSink('gzip', opts.maxOutput);

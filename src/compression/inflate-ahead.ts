@@ -26,8 +26,8 @@ export interface AheadOptions {
  * decoded before it in the sink (salvage) and names the start of the step
  * it happened in.
  */
-export async function* inflateAhead(src: ByteSource, sink: OutputSink, opts: AheadOptions, dictionary?: Buffer): AsyncGenerator<Buffer, void, undefined> {
-  const z = new InflateHandle(dictionary);
+export async function* inflateAhead(src: ByteSource, sink: OutputSink, opts: AheadOptions): AsyncGenerator<Buffer, void, undefined> {
+  const z = new InflateHandle();
   let out = chunks.take();
   let filled = 0;
   let failure: unknown;
@@ -35,13 +35,11 @@ export async function* inflateAhead(src: ByteSource, sink: OutputSink, opts: Ahe
   let stopped = false;
   let wakeConsumer: (() => void) | undefined;
   let wakeProducer: (() => void) | undefined;
-  const signal = (wake: (() => void) | undefined) => wake?.();
-
   /** Hands output on: the CRC and the consumer's wake-up run while zlib works on the next step. */
   const handOn = (piece: Buffer) => {
     opts.onData?.(piece);
     sink.push(piece);
-    if (sink.ready) signal(wakeConsumer);
+    if (sink.ready) wakeConsumer?.();
   };
   /** The part of `out` filled so far, handed on; a fresh chunk takes its place. */
   const emit = (): Buffer | undefined => {
@@ -50,6 +48,12 @@ export async function* inflateAhead(src: ByteSource, sink: OutputSink, opts: Ahe
     out = chunks.take();
     filled = 0;
     return piece;
+  };
+  /** At the end: the full chunk not handed on yet, then what `out` holds. */
+  const handOnRest = (full: Buffer | undefined) => {
+    if (full) handOn(full);
+    const last = emit();
+    if (last) handOn(last);
   };
   /** While the consumer is behind by the sink's high water, wait. */
   const room = async () => {
@@ -110,18 +114,12 @@ export async function* inflateAhead(src: ByteSource, sink: OutputSink, opts: Ahe
         // Output room left and input too: the deflate stream has ended.
         else if (r.used < len) break;
       }
-      if (!stopped) {
-        if (full) handOn(full);
-        const last = emit();
-        if (last) handOn(last);
-      }
+      if (!stopped) handOnRest(full);
     } catch (e) {
       failure = e;
       try {
         // What was decoded before the failure goes to the sink, for a salvaging reader.
-        if (full) handOn(full);
-        const last = emit();
-        if (last) handOn(last);
+        handOnRest(full);
       } catch {
         // The output limit, passed by the salvaged part: the first failure stands.
       }
@@ -130,7 +128,7 @@ export async function* inflateAhead(src: ByteSource, sink: OutputSink, opts: Ahe
       z.close();
       // The chunk being filled never left here; no step is in flight now.
       chunks.give(out);
-      signal(wakeConsumer);
+      wakeConsumer?.();
     }
   };
 
@@ -139,7 +137,7 @@ export async function* inflateAhead(src: ByteSource, sink: OutputSink, opts: Ahe
     for (;;) {
       if (sink.ready) {
         yield* sink.drain();
-        signal(wakeProducer);
+        wakeProducer?.();
         // The consumer may take a backlog without returning to the event loop, where a finished step must be
         // seen for the next to start: let it run between chunks.
         if (z.busy) await new Promise(setImmediate);
@@ -155,7 +153,7 @@ export async function* inflateAhead(src: ByteSource, sink: OutputSink, opts: Ahe
     if (!done) {
       // The consumer stopped early: the step in flight ends, and nothing more starts.
       stopped = true;
-      signal(wakeProducer);
+      wakeProducer?.();
     }
   }
 }

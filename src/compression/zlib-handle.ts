@@ -9,7 +9,7 @@ import zlib from 'node:zlib';
  * calls lib/zlib.js itself makes, with the same arguments on Node 20 and 24.
  */
 interface Native {
-  init(windowBits: number, level: number, memLevel: number, strategy: number, state: Uint32Array, done: () => void, dictionary?: Buffer): void;
+  init(windowBits: number, level: number, memLevel: number, strategy: number, state: Uint32Array, done: () => void, dictionary: undefined): void;
   write(flush: number, input: Uint8Array, inOff: number, inLen: number, out: Uint8Array, outOff: number, outLen: number): void;
   close(): void;
   onerror?: (message: string, errno: number) => void;
@@ -27,7 +27,7 @@ export class InflateHandle {
   /** A write is on the thread pool. */
   busy = false;
 
-  constructor(dictionary?: Buffer) {
+  constructor() {
     if (!nativeClass) {
       const sample = zlib.createInflateRaw() as unknown as { _handle: object; close(): void };
       nativeClass = sample._handle.constructor as NativeClass;
@@ -35,7 +35,8 @@ export class InflateHandle {
     }
     this.native = new nativeClass(zlib.constants.INFLATERAW);
     this.native.onerror = (message) => this.settle()?.reject(new Error(message));
-    this.native.init(15, zlib.constants.Z_DEFAULT_COMPRESSION, 8, zlib.constants.Z_DEFAULT_STRATEGY, this.state, () => this.settle()?.resolve(), dictionary);
+    // Seven arguments, the dictionary too: node_zlib.cc checks the count and aborts the process otherwise.
+    this.native.init(15, zlib.constants.Z_DEFAULT_COMPRESSION, 8, zlib.constants.Z_DEFAULT_STRATEGY, this.state, () => this.settle()?.resolve(), undefined);
   }
 
   private settle() {

@@ -62,11 +62,12 @@ async function* zstdMember(input: MemberInput, opts: DecodeOptions, sink: Output
   // For a light consumer (ls) node:zlib's zstd on this thread beats the program on another core: no program to
   // start, no copy of the output through a fifo (ls of the distribution image 0.23 s against 0.27 s). A consumer
   // with work of its own (extract) gains from the other core: extract into tmpfs 0.33 s against 0.42 s.
-  const program = opts.native !== false && src.origin ? findProgram('zstd') : undefined;
-  if (opts.native !== false && nativeZstd && !(opts.heavyConsumer && program)) {
+  const zstdProgram = () => (opts.native !== false && src.origin ? findProgram('zstd') : undefined);
+  if (opts.native !== false && nativeZstd && !(opts.heavyConsumer && zstdProgram())) {
     yield* zlibFrame(src, headerLen, hasChecksum === 1, sink);
     return;
   }
+  const program = zstdProgram();
   // fzstd does not read the content checksum: it is checked here (node:zlib and the zstd program check it themselves).
   let hash: Xxh64 | undefined;
   const builtIn = () => {
