@@ -23,12 +23,16 @@ t.test('a chunk given back is reused; other memory and a second give are ignored
   t.equal(pool.allocated, 2);
 });
 
-const paths: Array<[string, () => string]> = [
-  ['uncompressed (146 MB, seeking)', distributionCpio],
-  ['zstd through the zstd program', distributionImage],
-  ['xz through xz -T0', () => recompressed('xz')],
+// The most chunks each path may make. Inflating on this thread for a listing, the decoder is never
+// asked for more than the chunk the parser takes next (src/image/read.ts: READ_AHEAD): 12 chunks
+// when it was asked for 4 MiB ahead, 5 now.
+const paths: Array<[string, () => string, number]> = [
+  ['uncompressed (146 MB, seeking)', distributionCpio, 20],
+  ['gzip inflated on this thread', () => recompressed('gzip'), 6],
+  ['zstd through the zstd program', distributionImage, 20],
+  ['xz through xz -T0', () => recompressed('xz'), 20],
 ];
-for (const [what, image] of paths) {
+for (const [what, image, most] of paths) {
   t.test(`listing the distribution image, ${what}, takes a bounded number of chunks`, async (t) => {
     const path = image();
     const before = chunks.allocated;
@@ -37,7 +41,7 @@ for (const [what, image] of paths) {
     const made = chunks.allocated - before;
     t.ok(n > 1000, `${n} entries`);
     // 146 MB of cpio data would be ~280 chunks without reuse.
-    t.ok(made <= 20, `${made} chunks of ${chunks.size} bytes made`);
+    t.ok(made <= most, `${made} chunks of ${chunks.size} bytes made`);
   });
 }
 
