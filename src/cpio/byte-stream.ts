@@ -36,6 +36,15 @@ export class ByteStream {
   }
 
   /**
+   * Whether n bytes are there contiguously already. The reader asks before
+   * ensure() and skip(): an await allocates even when nothing is waited for,
+   * and a listing would await several times per entry for bytes it has.
+   */
+  has(n: number): boolean {
+    return this.buf.length - this.pos >= n;
+  }
+
+  /**
    * Makes n bytes contiguous (fewer only at the end of the stream) and returns
    * how many contiguous bytes there are.
    */

@@ -41,15 +41,19 @@ const TYPE_BITS: ReadonlyArray<readonly [number, EntryType]> = [
   [0o010000, 'fifo'],
 ];
 
+// Lookups, not loops over TYPE_BITS: a listing calls typeOfMode for every entry, mostly before V8 optimises it,
+// and the loop's iterator objects were garbage the whole listing paid for in collections.
+const TYPE_OF_BITS = new Map<number, EntryType>(TYPE_BITS);
+const BITS_OF_TYPE = new Map<EntryType, number>(TYPE_BITS.map(([bits, t]) => [t, bits]));
+
 export function typeOfMode(mode: number): EntryType {
-  const fmt = mode & S_IFMT;
-  for (const [bits, t] of TYPE_BITS) if (bits === fmt) return t;
-  return 'unknown';
+  return TYPE_OF_BITS.get(mode & S_IFMT) ?? 'unknown';
 }
 
 export function modeBitsOfType(t: EntryType): number {
-  for (const [bits, tt] of TYPE_BITS) if (tt === t) return bits;
-  throw new Error(`unknown entry type ${t}`);
+  const bits = BITS_OF_TYPE.get(t);
+  if (bits === undefined) throw new Error(`unknown entry type ${t}`);
+  return bits;
 }
 
 /** `ls -l` style mode string, e.g. `-rwsr-xr-x`. */

@@ -8,7 +8,6 @@ export const TRAILER = 'TRAILER!!!';
 export const PATH_MAX = 4096;
 export type CpioFormat = 'newc' | 'crc';
 
-const FIELDS = 13;
 const HEX = new Int8Array(256).fill(-1);
 for (let i = 0; i < 10; i++) HEX[0x30 + i] = i;
 for (let i = 0; i < 6; i++) {
@@ -49,34 +48,34 @@ export function parseHeader(buf: Uint8Array, pos: number, offset: number): RawHe
     const what = m === 0x37 ? 'odc (070707) cpio, which the kernel cannot unpack' : 'unknown cpio magic';
     throw new FormatError(what, { offset });
   }
-  const v = new Array<number>(FIELDS);
-  let p = pos + 6;
-  for (let f = 0; f < FIELDS; f++) {
-    let n = 0;
-    for (let i = 0; i < 8; i++) {
-      const d = HEX[buf[p++]];
-      if (d < 0) throw new FormatError(`bad hex digit in cpio header field ${f + 1}`, { offset: offset + (p - 1 - pos) });
-      n = n * 16 + d;
-    }
-    v[f] = n;
-  }
-  const h: RawHeader = {
+  // Field by field into the object, no array or closure in between: this runs for every entry of every listing.
+  return {
     format,
-    ino: v[0],
-    mode: v[1],
-    uid: v[2],
-    gid: v[3],
-    nlink: v[4],
-    mtime: v[5],
-    filesize: v[6],
-    devMajor: v[7],
-    devMinor: v[8],
-    rdevMajor: v[9],
-    rdevMinor: v[10],
-    namesize: v[11],
-    check: v[12],
+    ino: hexField(buf, pos, 0, offset),
+    mode: hexField(buf, pos, 1, offset),
+    uid: hexField(buf, pos, 2, offset),
+    gid: hexField(buf, pos, 3, offset),
+    nlink: hexField(buf, pos, 4, offset),
+    mtime: hexField(buf, pos, 5, offset),
+    filesize: hexField(buf, pos, 6, offset),
+    devMajor: hexField(buf, pos, 7, offset),
+    devMinor: hexField(buf, pos, 8, offset),
+    rdevMajor: hexField(buf, pos, 9, offset),
+    rdevMinor: hexField(buf, pos, 10, offset),
+    namesize: hexField(buf, pos, 11, offset),
+    check: hexField(buf, pos, 12, offset),
   };
-  return h;
+}
+
+/** Header field f (0-12) of the header at buf[pos]: 8 hex digits after the 6-byte magic. */
+function hexField(buf: Uint8Array, pos: number, f: number, offset: number): number {
+  let n = 0;
+  for (let p = pos + 6 + f * 8, end = p + 8; p < end; p++) {
+    const d = HEX[buf[p]];
+    if (d < 0) throw new FormatError(`bad hex digit in cpio header field ${f + 1}`, { offset: offset + (p - pos) });
+    n = n * 16 + d;
+  }
+  return n;
 }
 
 /** Builds the Entry for a header and its name; symlink targets are filled in by the reader. */

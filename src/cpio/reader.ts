@@ -76,7 +76,7 @@ export async function* readArchive(s: ByteStream, locate: Locate, damage: Damage
   };
   for (;;) {
     const at = s.offset;
-    if ((await s.ensure(HEADER_SIZE)) < HEADER_SIZE) fail('truncated cpio header (archive ends without TRAILER!!!)', at);
+    if (!s.has(HEADER_SIZE) && (await s.ensure(HEADER_SIZE)) < HEADER_SIZE) fail('truncated cpio header (archive ends without TRAILER!!!)', at);
     let v = s.view();
     let h;
     try {
@@ -96,7 +96,7 @@ export async function* readArchive(s: ByteStream, locate: Locate, damage: Damage
       if ((await s.skip(left)) < left) fail('truncated entry after an oversized name field', s.offset);
       continue;
     }
-    if ((await s.ensure(headLen)) < nameEnd) fail('truncated cpio name', at);
+    if (!s.has(headLen) && (await s.ensure(headLen)) < nameEnd) fail('truncated cpio name', at);
     v = s.view();
     const field = v.buf.subarray(v.pos + HEADER_SIZE, v.pos + nameEnd);
     // C strings: the kernel stops at the first NUL (gen_init_cpio -a pads names with NULs to align data).
@@ -131,14 +131,15 @@ export async function* readArchive(s: ByteStream, locate: Locate, damage: Damage
     count++;
     if (entry.type === 'symlink' && !skip) {
       const need = entry.size + pad4(entry.size);
-      if ((await s.ensure(entry.size)) < entry.size) fail(`truncated symlink target (needs ${entry.size} bytes)`, s.offset, name);
+      if (!s.has(entry.size) && (await s.ensure(entry.size)) < entry.size) fail(`truncated symlink target (needs ${entry.size} bytes)`, s.offset, name);
       const stored = s.take(entry.size);
       const end = stored.indexOf(0);
       // gen_init_cpio stores the target with its NUL; symlink(2) takes a C string.
       const t = end < 0 ? stored : stored.subarray(0, end);
       entry.target = t.toString('utf8');
       entry.rawTarget = rawUnlessUtf8(t, entry.target);
-      await s.skip(need - entry.size);
+      if (s.has(need - entry.size)) s.advance(need - entry.size);
+      else await s.skip(need - entry.size);
       yield { entry, rawName, offset: at, body: empty };
       continue;
     }
@@ -169,7 +170,10 @@ export async function* readArchive(s: ByteStream, locate: Locate, damage: Damage
         }
       } else {
         crc = false;
-        state.left -= await s.skip(state.left);
+        if (s.has(state.left)) {
+          s.advance(state.left);
+          state.left = 0;
+        } else state.left -= await s.skip(state.left);
       }
     }
     if (state.left > 0) fail(`truncated data: ${name} needs ${entry.size} bytes, ${state.left} missing`, s.offset, name);
@@ -177,7 +181,8 @@ export async function* readArchive(s: ByteStream, locate: Locate, damage: Damage
       damage(problem(`crc checksum mismatch: header says ${entry.check.toString(16)}, data sums to ${(state.sum >>> 0).toString(16)}`, at, name));
     }
     const p = pad4(entry.size);
-    if (p && (await s.skip(p)) < p) fail('truncated padding after file data', s.offset, name);
+    if (s.has(p)) s.advance(p);
+    else if ((await s.skip(p)) < p) fail('truncated padding after file data', s.offset, name);
   }
 }
 

@@ -4,8 +4,12 @@ import type { MemberInput } from '../compression/types.js';
 import { openForReading, RdError, EXIT } from '../errors.js';
 import { track } from './progress.js';
 
-/** The first read after a seek: a cpio header and name, and often the small files after it. */
-const AFTER_SEEK = 16 * 1024;
+/**
+ * The first read after a seek: a cpio header and name (a few hundred bytes
+ * for almost every entry), often a small file or two after it. 700 reads of 16 KiB
+ * took 2.1-4.5 ms here against 0.8-1.4 ms for 4 KiB: a listing copies what it reads.
+ */
+const AFTER_SEEK = 4 * 1024;
 /**
  * Reads are synchronous, so reading never returns to the event loop by
  * itself and timers (the progress line) would not fire: it is given a turn
