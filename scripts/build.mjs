@@ -4,8 +4,9 @@
 // (devDependency node24), so nothing is downloaded at build time.
 import { build } from 'esbuild';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, renameSync, writeFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
 const root = join(dirname(new URL(import.meta.url).pathname), '..');
@@ -76,7 +77,13 @@ if (!process.argv.includes('--bundle-only')) {
   // A code cache made after running commands (scripts/sea-main.cjs says why): ls of the 146 MB
   // uncompressed image 3 ms less CPU, of the Ubuntu-style image 15 ms, of the zstd image 30 ms.
   const cache = join(dist, `code-cache.${process.pid}`);
-  execFileSync(node24, [join(root, 'scripts/code-cache.cjs'), join(dist, 'rdrescue.cjs'), cache, join(root, 'fixtures/example-image.img')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const warm = mkdtempSync(join(tmpdir(), 'rdrescue-warm-up-'));
+  try {
+    const images = warmUpImages(node24, warm);
+    execFileSync(node24, [join(root, 'scripts/code-cache.cjs'), join(dist, 'rdrescue.cjs'), cache, join(warm, 'out'), join(root, 'fixtures/example-image.img'), ...images], { stdio: ['ignore', 'ignore', 'inherit'] });
+  } finally {
+    rmSync(warm, { recursive: true, force: true });
+  }
   writeFileSync(
     cfg,
     JSON.stringify({
@@ -109,4 +116,30 @@ if (!process.argv.includes('--bundle-only')) {
   }
   renameSync(tmp, exe);
   console.log(`dist/rdrescue: ${(statSync(exe).size / 1048576).toFixed(1)} MiB`);
+}
+
+/**
+ * Images for the code cache's warm-up run, made from the example image by
+ * the new bundle: the example image itself is one small gzip member, so the
+ * paths most images take (an uncompressed segment walked by seeking, zstd,
+ * xz) would otherwise be compiled afresh at every start. ls of the
+ * Ubuntu-style bench image: 0.096-0.100 s against 0.100-0.102 s.
+ */
+function warmUpImages(node, dir) {
+  const run = (...args) => execFileSync(node, [join(dist, 'rdrescue.cjs'), ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
+  run('extract', join(root, 'fixtures/example-image.img'), join(dir, 'x'));
+  // Ubuntu's layout: early archives, then a large uncompressed part, then zstd. A file larger than the
+  // first read makes the walk seek.
+  const layout = join(dir, 'layout');
+  cpSync(join(dir, 'x'), layout, { recursive: true });
+  cpSync(join(layout, 'main'), join(layout, 'main2'), { recursive: true });
+  writeFileSync(join(layout, 'main', 'firmware.bin'), Buffer.alloc(3 << 20, 0x5a));
+  const images = [join(dir, 'ubuntu-style.img')];
+  run('repack', layout, '-o', images[0], '--compress', 'none', '--later-compress', 'zstd');
+  // xz is decoded by the xz program: without it at build time, its path is compiled at first use.
+  if (spawnSync('xz', ['--version']).status === 0) {
+    images.push(join(dir, 'xz.img'));
+    run('repack', join(dir, 'x', 'main'), '-o', images[1], '--compress', 'xz');
+  }
+  return images;
 }
