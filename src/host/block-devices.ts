@@ -59,7 +59,8 @@ export interface Volume {
   aliases: string[];
 }
 
-function readSys(path: string): string | undefined {
+/** A sysfs or proc file's text, trimmed; undefined when it cannot be read (a device or process gone meanwhile). */
+export function readSys(path: string): string | undefined {
   try {
     return readFileSync(path, 'utf8').trim();
   } catch {

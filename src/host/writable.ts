@@ -1,5 +1,6 @@
 import { RdError, EXIT } from '../errors.js';
 import { Holder, undo } from './holder.js';
+import { holdersElsewhere } from './namespace-holders.js';
 import { recordHolding, saveRecord, type HeldMount } from './record.js';
 
 /**
@@ -37,28 +38,45 @@ function remountAll(r: HeldMount, old: HeldMount['steps']): void {
   for (const s of old) {
     if (!reattached(s)) h.record.steps.push(s);
     else if (s.kind === 'loop') renamed.set(s.device, h.attach({ ...s.spec, readOnly: false }));
-    else if (s.kind === 'mount') mountAgain(() => h.mount(renamed.get(s.device) ?? s.device, s.target, s.fsType, s.options.filter((o) => !SKIP_REPLAY.has(o)), s.what), s.fsType);
+    else if (s.kind === 'mount') mountAgain(() => h.mount(renamed.get(s.device) ?? s.device, s.target, s.fsType, s.options.filter((o) => !SKIP_REPLAY.has(o)), s.what), s.fsType, s.device);
   }
   saveRecord(r);
 }
 
 /** How long a read-write XFS mount waits for the read-only instance of the same filesystem to end. */
 const XFS_GONE_MS = 10_000;
+/** How long a filesystem that nothing holds any more is given to be released. */
+const FREED_MS = 1_000;
 
 /**
  * The read-only mount was unmounted, but a mount namespace made meanwhile (a
  * service with PrivateTmp or PrivateMounts, an unshare) holds a copy of it,
  * and the filesystem lives on until that namespace ends: XFS then refuses
- * the same UUID again ("duplicate UUID"). A namespace that ends soon (a
- * short-lived process) is waited for; one that does not gives the error.
+ * the same UUID again ("duplicate UUID"; mount(8) says only "wrong fs type").
+ * A namespace that ends soon (a short-lived process) is waited for; one that
+ * does not gives the error, naming the process. Any other failure is told
+ * within a second: nothing holds the old device, so waiting would not help.
  */
-function mountAgain(mount: () => void, fsType: string): void {
-  const until = Date.now() + (fsType === 'xfs' ? XFS_GONE_MS : 0);
+function mountAgain(mount: () => void, fsType: string, oldDevice: string): void {
+  const until = Date.now() + XFS_GONE_MS;
+  let freeSince: number | undefined;
   for (;;) {
     try {
       return mount();
     } catch (e) {
-      if (Date.now() >= until) throw e;
+      const holders = fsType === 'xfs' ? holdersElsewhere(oldDevice) : [];
+      if (!holders.length) {
+        // The last holder may have ended just now, its filesystem not yet released: a short grace, then the error.
+        freeSince ??= Date.now();
+        if (fsType !== 'xfs' || Date.now() - freeSince >= FREED_MS) throw e;
+      } else if (Date.now() >= until) {
+        const who = holders.map((h) => `PID ${h.pid} (${h.command})`).join(', ');
+        throw new RdError(
+          `${(e as Error).message.replace(/\.$/, '')}; the read-only XFS is still mounted in the mount namespace of ${who}, which was made while it was mounted, and XFS refuses a second instance of it. End ${holders.length > 1 ? 'those processes' : 'that process'}, then run the fix again`,
+          {},
+          EXIT.failure,
+        );
+      }
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 250);
     }
   }

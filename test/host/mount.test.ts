@@ -278,6 +278,29 @@ t.test('a mount namespace holding a copy of the read-only XFS while the fix remo
   t.match(rootHash(d, 0, ['ro']), /^\$6\$/, 'the new password is on the disk');
 });
 
+t.test('a mount namespace that keeps the read-only XFS past the wait: the fix fails naming the process, changes nothing, and umount still cleans up', async (t) => {
+  const d = disk(t, 'gpt', [{ sizeMiB: 300, fs: 'xfs', fill: (m) => writeRoot(m, { name: 'Rocky Linux', fstab: ['/dev/vda1 / xfs defaults 0 0'] }) }]);
+  const at = scratch(t);
+  t.equal(rdrescue(['mount', d.image, '--at', at]).status, 0);
+  const rootLine = () => readFileSync(join(at, 'etc/shadow'), 'utf8').split('\n').find((l) => l.startsWith('root:'))!.split(':')[1];
+  const before = rootLine();
+  const holder = spawn('unshare', ['-m', '--propagation', 'private', 'sleep', '120'], { stdio: 'ignore' });
+  const ended = new Promise((r) => holder.on('exit', r));
+  t.teardown(() => holder.kill());
+  await new Promise((r) => setTimeout(r, 300));
+  const r = rdrescue(['passwd', 'root', '--root', at, '--password-stdin'], { input: 'rescued-1\n' });
+  t.not(r.status, 0, 'the fix fails');
+  t.match(r.stderr, new RegExp(`the read-only XFS is still mounted in the mount namespace of PID ${holder.pid} \\(sleep\\).*End that process, then run the fix again`));
+  t.equal(r.stderr.trim().split('\n').length, 1, 'one line');
+  holder.kill();
+  await ended;
+  t.equal(rdrescue(['umount', at]).status, 0);
+  // The namespace's copy of the mount goes with its last process, and the read-only loop under it then.
+  for (let i = 0; i < 40 && loopsOf(d.image).length > 0; i++) await new Promise((res) => setTimeout(res, 100));
+  released(t, d, at);
+  t.equal(rootHash(d, 0), before, 'root\'s password hash is the one it was');
+});
+
 t.test('an fstab entry whose device is not on the disk: a warning naming the fix, the rest is mounted', async (t) => {
   const d = rhelDisk(t, ['UUID=dead0000-0000-4000-8000-000000000000 /data xfs defaults 0 0', 'UUID=dead0000-0000-4000-8000-000000000001 /opt xfs nofail 0 0']);
   const at = scratch(t);
