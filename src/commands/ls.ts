@@ -41,6 +41,7 @@ export function register(program: Command): void {
       try {
         for await (const { entry, rawName, skip } of listImage(file, opts)) {
           if (skip) {
+            // The warning must not overtake the lines before it.
             out.flush();
             warnLine(`${file}: the kernel skips ${JSON.stringify(entry.name.slice(0, 80) + (entry.name.length > 80 ? '…' : ''))}: ${skip}`);
           }
