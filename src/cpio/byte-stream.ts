@@ -44,6 +44,13 @@ export class ByteStream {
     return this.buf.length - this.pos >= n;
   }
 
+  /** Moves past n bytes if they are buffered (true); else leaves everything as it is, for skip(). */
+  skipBuffered(n: number): boolean {
+    if (!this.has(n)) return false;
+    this.advance(n);
+    return true;
+  }
+
   /**
    * Makes n bytes contiguous (fewer only at the end of the stream) and returns
    * how many contiguous bytes there are.

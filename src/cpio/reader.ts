@@ -138,8 +138,7 @@ export async function* readArchive(s: ByteStream, locate: Locate, damage: Damage
       const t = end < 0 ? stored : stored.subarray(0, end);
       entry.target = t.toString('utf8');
       entry.rawTarget = rawUnlessUtf8(t, entry.target);
-      if (s.has(need - entry.size)) s.advance(need - entry.size);
-      else await s.skip(need - entry.size);
+      if (!s.skipBuffered(need - entry.size)) await s.skip(need - entry.size);
       yield { entry, rawName, offset: at, body: empty };
       continue;
     }
@@ -170,10 +169,8 @@ export async function* readArchive(s: ByteStream, locate: Locate, damage: Damage
         }
       } else {
         crc = false;
-        if (s.has(state.left)) {
-          s.advance(state.left);
-          state.left = 0;
-        } else state.left -= await s.skip(state.left);
+        if (s.skipBuffered(state.left)) state.left = 0;
+        else state.left -= await s.skip(state.left);
       }
     }
     if (state.left > 0) fail(`truncated data: ${name} needs ${entry.size} bytes, ${state.left} missing`, s.offset, name);
@@ -181,8 +178,7 @@ export async function* readArchive(s: ByteStream, locate: Locate, damage: Damage
       damage(problem(`crc checksum mismatch: header says ${entry.check.toString(16)}, data sums to ${(state.sum >>> 0).toString(16)}`, at, name));
     }
     const p = pad4(entry.size);
-    if (s.has(p)) s.advance(p);
-    else if ((await s.skip(p)) < p) fail('truncated padding after file data', s.offset, name);
+    if (!s.skipBuffered(p) && (await s.skip(p)) < p) fail('truncated padding after file data', s.offset, name);
   }
 }
 

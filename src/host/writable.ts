@@ -58,17 +58,18 @@ const FREED_MS = 1_000;
  * within a second: nothing holds the old device, so waiting would not help.
  */
 function mountAgain(mount: () => void, fsType: string, oldDevice: string): void {
+  if (fsType !== 'xfs') return mount();
   const until = Date.now() + XFS_GONE_MS;
   let freeSince: number | undefined;
   for (;;) {
     try {
       return mount();
     } catch (e) {
-      const holders = fsType === 'xfs' ? holdersElsewhere(oldDevice) : [];
+      const holders = holdersElsewhere(oldDevice);
       if (!holders.length) {
         // The last holder may have ended just now, its filesystem not yet released: a short grace, then the error.
         freeSince ??= Date.now();
-        if (fsType !== 'xfs' || Date.now() - freeSince >= FREED_MS) throw e;
+        if (Date.now() - freeSince >= FREED_MS) throw e;
       } else if (Date.now() >= until) {
         const who = holders.map((h) => `PID ${h.pid} (${h.command})`).join(', ');
         throw new RdError(
